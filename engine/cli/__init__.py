@@ -1,0 +1,44 @@
+"""The ``connect-engine`` command line: a thin click group over :class:`engine.app.Engine`.
+
+Each command parses options, builds the engine from ``--config``, calls one
+method and renders text or ``--json``. Exit codes: 0 ok, 1 a failed run or an
+invalid configuration, 2 a usage error (click's own), 3 the feed is already running.
+"""
+
+from __future__ import annotations
+
+import click
+
+from engine.cli.common import main_group
+
+
+@main_group
+def cli() -> None:
+    """Keep an inventory / order hub in sync with e-commerce stores."""
+
+
+def _load_commands() -> None:
+    # Imported for their side effect of adding commands to ``cli``.
+    from engine.cli import (  # noqa: F401
+        db,
+        hub,
+        inspect,
+        integrations,
+        parked,
+        plugins_cmd,
+        run,
+        sandbox,
+        serve,
+        validate,
+    )
+
+
+_load_commands()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="connect-engine")
+
+
+__all__ = ["cli", "click", "main"]

@@ -1,0 +1,100 @@
+"""Shared pieces of the CLI: the root group, ``--config``, ``--json``, engine building, errors."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from engine.errors import ConfigValidationError, EngineError
+
+if TYPE_CHECKING:
+    from engine.app import Engine
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_FAILED = 1
+EXIT_LOCKED = 3
+
+
+class _Group(click.Group):
+    """Root group that lets plugins add commands once the engine's plugins are known."""
+
+
+def main_group(fn: Callable[..., Any]) -> click.Group:
+    """Decorate the root function into the ``connect-engine`` group with ``--config``."""
+    fn = click.option("--config", "config_path", default="engine.yaml", show_default=True,
+                      envvar="CONNECT_ENGINE_CONFIG", type=click.Path(dir_okay=False),
+                      help="The engine configuration file.")(fn)
+    fn = click.pass_context(_store_config(fn))
+    return click.group(cls=_Group)(fn)
+
+
+def _store_config(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(ctx: click.Context, config_path: str, **kwargs: Any) -> Any:
+        ctx.ensure_object(dict)
+        ctx.obj["config_path"] = config_path
+        return fn(**kwargs)
+
+    return wrapper
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+
+
+def get_engine(ctx: click.Context) -> Engine:
+    """Build (once per invocation) the engine from ``--config``; config errors exit 1."""
+    from engine.app import Engine
+
+    obj = ctx.ensure_object(dict)
+    if "engine" not in obj:
+        try:
+            obj["engine"] = Engine.from_config(obj.get("config_path", "engine.yaml"))
+        except EngineError as exc:
+            fail(exc)
+        ctx.call_on_close(obj["engine"].close)
+    return obj["engine"]  # type: ignore[no-any-return]
+
+
+def fail(exc: EngineError, code: int = EXIT_FAILED) -> None:
+    """Print an engine error (every problem of a ConfigValidationError) and exit."""
+    if isinstance(exc, ConfigValidationError):
+        click.echo(exc.render(), err=True)
+        click.echo(f"{len(exc.errors)} problem(s) found", err=True)
+    elif hasattr(exc, "render"):
+        click.echo(f"error: {exc.render()}", err=True)
+    else:
+        click.echo(f"error: {exc}", err=True)
+    sys.exit(code)
+
+
+def handle_errors(fn: F) -> F:
+    """Turn :class:`EngineError` into a message and exit 1, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except EngineError as exc:
+            fail(exc)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def echo_json(data: Any) -> None:
+    """Print ``data`` as indented JSON (datetimes as ISO strings)."""
+    click.echo(json.dumps(data, indent=2, default=str, sort_keys=False))
+
+
+def table(rows: list[list[Any]], headers: list[str]) -> str:
+    """A plain text table, columns padded to their widest cell."""
+    cells = [[("" if c is None else str(c)) for c in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells]
+    return "\n".join(lines)

@@ -1,0 +1,301 @@
+"""What happens to one page of records: rules, mapping, change detection, write, bookkeeping.
+
+The runner hands pages here; re-checks of parked records hand the records the
+connector re-fetched. Everything a page produces (target rows, outcomes,
+events, parked rows, notifications, the cursor) is committed in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from croniter import croniter
+
+from engine.connector import RunContext, WriteOutcome
+from engine.errors import EngineError, MappingError, RecordError, Severity
+from engine.store import journal
+from engine.store.models import Parked
+from engine.store.records import NotificationInfo
+
+if TYPE_CHECKING:
+    from engine.run_context import FeedRun
+
+_HINTS = {
+    "AuthError": "Check the integration's credentials (settings in engine.yaml) and the app's access scopes.",
+    "RemoteRejected": "The store refused the record: correct it in the store or the hub, then run the feed again.",
+    "MappingError": "Fix the feed's mapping or the record it names, then run the feed again.",
+    "TransientError": "The store did not answer in time; it is retried automatically.",
+    "mismatch": "The hub and the store disagree: check recent stock moves, then run the stock export.",
+}
+
+
+def digest(record: Mapping[str, Any]) -> bytes:
+    """A stable 16-byte fingerprint of a mapped record (change detection)."""
+    import hashlib
+
+    return hashlib.blake2b(orjson.dumps(record, option=orjson.OPT_SORT_KEYS, default=str), digest_size=16).digest()
+
+
+@dataclass
+class _Item:
+    """One source record on its way through a page."""
+
+    key: str
+    label: str | None
+    raw: dict[str, Any]
+    mapped: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class PageResult:
+    """What a page did (counts are added to the execution's)."""
+
+    counts: dict[str, int]
+    notifications: list[NotificationInfo]
+
+
+class Pipeline:
+    """Processes pages for one run of one feed (see :class:`engine.run_context.FeedRun`)."""
+
+    def __init__(self, run: FeedRun) -> None:
+        self.run = run
+        feed = run.feed
+        self.feed = feed
+        src_res = run.source.resource(feed.source.resource)
+        tgt_res = run.target.resource(feed.target.resource)
+        self.source_key = feed.key or (src_res.key if src_res else "id")
+        self.target_key = (feed.mapping.key if feed.mapping and feed.mapping.key else None) or (
+            tgt_res.key if tgt_res else "id")
+        self.label = run.compiler.compile(feed.label) if feed.label else None
+        self.rule_doc_base = {"integration": {"name": run.integration.name, "maps": run.maps},
+                              "params": dict(feed.source.params)}
+        self.check_parked = True
+
+    # -- the page ------------------------------------------------------------------------------
+
+    def process(self, records: Sequence[dict[str, Any]], *, cursor: Any = None, save_cursor: bool = False,
+                recheck: bool = False) -> PageResult:
+        """Run ``records`` through rules, mapping and the target; commit everything at once."""
+        run, feed, now = self.run, self.feed, self.run.now()
+        counts = dict.fromkeys(("read", "created", "updated", "unchanged", "info", "parked", "errors"), 0)
+        counts["read"] = len(records)
+        events: list[dict[str, Any]] = []
+        parks: list[tuple[_Item, str, str | None]] = []
+        bells: list[tuple[_Item | None, str, str, str | None, dict[str, Any] | None]] = []
+        items: list[_Item] = []
+        for raw in records:
+            item = self._item(raw)
+            try:
+                if feed.rules:
+                    match = feed.rules.first_match({**self.rule_doc_base, "record": raw}, feed=feed.name,
+                                                   record=item.key)
+                    if match is not None:
+                        self._route(item, match.severity, match.message, match.rule.hint,
+                                    match.rule.name or match.rule.when, counts, events, parks, bells)
+                        continue
+                item.mapped = feed.mapping.apply(raw, run.maps) if feed.mapping else [raw]
+            except MappingError as exc:
+                self._route(item, exc.severity, run.mask(f"{exc} (feed {feed.name}, record {item.key})"),
+                            _HINTS["MappingError"], f"MappingError:{exc.field}", counts, events, parks, bells,
+                            details={"field": exc.field, "expression": exc.expression})
+                continue
+            items.append(item)
+
+        outcomes: list[tuple[_Item, dict[str, Any], WriteOutcome]] = []
+        if feed.direction == "check":
+            self._compare(items, counts, events, bells)
+        elif run.target_side == "store":
+            outcomes = self._write_store(items, counts)
+        with run.sessions.begin() as session:
+            if feed.direction != "check" and run.target_side == "hub":
+                outcomes = self._write(session, items)
+            passed = self._tally(outcomes, counts, events, parks, bells)
+            if run.target_side == "store" and feed.change_detection:
+                journal.record_ledger(session, [
+                    {"integration": run.integration.name, "feed": feed.name, "record_key": o.key,
+                     "digest": digest(m), "remote_id": o.remote_id, "written_at": now}
+                    for _, m, o in outcomes if o.action != "error"])
+            if feed.direction == "check":
+                passed = [i.key for i in items if i.key not in {b[0].key for b in bells if b[0]}]
+            notes = self._book(session, now, passed, events, parks, bells, counts, recheck)
+            if save_cursor and cursor is not None:
+                journal.save_cursor(session, run.integration.name, feed.name, cursor, now)
+        return PageResult(counts, notes)
+
+    # -- steps -----------------------------------------------------------------------------------
+
+    def _item(self, raw: dict[str, Any]) -> _Item:
+        key = raw.get(self.source_key)
+        label = None
+        if self.label is not None:
+            try:
+                value = self.label(raw)
+                label = None if value is None else str(value)
+            except Exception:  # a label is decoration; never fail a record on it
+                label = None
+        return _Item(key="" if key is None else str(key), label=label, raw=raw)
+
+    def _route(self, item: _Item, severity: Severity, message: str, hint: str | None, kind: str,
+               counts: dict[str, int], events: list[dict[str, Any]], parks: list[tuple[_Item, str, str | None]],
+               bells: list[Any], details: dict[str, Any] | None = None) -> None:
+        if severity == Severity.INFO:
+            counts["info"] += 1
+            events.append(self._event(item.key, "info", message, details))
+        elif severity == Severity.RETRY:
+            counts["parked"] += 1
+            parks.append((item, message, hint))
+        else:
+            counts["errors"] += 1
+            bells.append((item, kind, message, hint, details))
+
+    def _write_store(self, items: list[_Item], counts: dict[str, int]) -> list[tuple[_Item, dict[str, Any], WriteOutcome]]:
+        run, feed = self.run, self.feed
+        pairs = self._pairs(items)
+        if feed.change_detection and pairs:
+            with run.sessions() as s:
+                known = journal.ledger_digests(s, run.integration.name, feed.name, [k for k, _, _ in pairs])
+            fresh = []
+            for k, item, m in pairs:
+                if known.get(k) == digest(m):
+                    counts["unchanged"] += 1
+                else:
+                    fresh.append((k, item, m))
+            pairs = fresh
+        return self._call_write(pairs, None)
+
+    def _write(self, session: Any, items: list[_Item]) -> list[tuple[_Item, dict[str, Any], WriteOutcome]]:
+        return self._call_write(self._pairs(items), session)
+
+    def _pairs(self, items: list[_Item]) -> list[tuple[str, _Item, dict[str, Any]]]:
+        tk = self.target_key
+        pairs = []
+        for item in items:
+            for m in item.mapped:
+                k = m.get(tk)
+                pairs.append(("" if k is None else str(k), item, m))
+        return pairs
+
+    def _call_write(self, pairs: list[tuple[str, _Item, dict[str, Any]]],
+                    session: Any) -> list[tuple[_Item, dict[str, Any], WriteOutcome]]:
+        run, feed = self.run, self.feed
+        out: list[tuple[_Item, dict[str, Any], WriteOutcome]] = []
+        ctx = RunContext(integration=run.integration.name, feed=feed.name, mode=run.mode,
+                         params=feed.target.params, session=session, write_mode=feed.write_mode,
+                         fields=feed.fields, log=run.log)
+        size = max(1, feed.batch_size)
+        for i in range(0, len(pairs), size):
+            chunk = pairs[i:i + size]
+            result = run.target.write(feed.target.resource, [m for _, _, m in chunk], ctx=ctx)
+            if len(result) != len(chunk):
+                raise EngineError(f"connector {run.target.name!r} returned {len(result)} outcomes for "
+                                  f"{len(chunk)} records written to {feed.target.resource!r}")
+            out.extend((item, m, o) for (_, item, m), o in zip(chunk, result, strict=True))
+        return out
+
+    def _tally(self, outcomes: list[tuple[_Item, dict[str, Any], WriteOutcome]], counts: dict[str, int],
+               events: list[dict[str, Any]], parks: list[Any], bells: list[Any]) -> list[str]:
+        failed: set[str] = set()
+        for item, _, o in outcomes:
+            if o.action == "error":
+                err = o.error or RecordError("the target reported an error without details")
+                if item.key in failed:
+                    continue
+                failed.add(item.key)
+                msg = self.run.mask(f"{err} (feed {self.feed.name}, record {item.label or item.key})")
+                self._route(item, err.severity, msg, _HINTS.get(type(err).__name__), type(err).__name__,
+                            counts, events, parks, bells, details=self.run.mask_obj(getattr(err, "context", None)))
+            else:
+                counts[o.action] += 1
+        return [item.key for item, _, o in outcomes if item.key not in failed]
+
+    def _compare(self, items: list[_Item], counts: dict[str, int], events: list[dict[str, Any]],
+                 bells: list[Any]) -> None:
+        run, feed = self.run, self.feed
+        pairs = self._pairs(items)
+        ctx = RunContext(integration=run.integration.name, feed=feed.name, mode=run.mode, params=feed.target.params,
+                         log=run.log)
+        theirs = {str(r.get(self.target_key)): r
+                  for r in run.target.fetch(feed.target.resource, [k for k, _, _ in pairs], ctx=ctx)}
+        fields = feed.compare or ()
+        for k, item, mine in pairs:
+            other = theirs.get(k)
+            if other is None:
+                diff = {"missing": f"{feed.target.side} has no record {k!r}"}
+            else:
+                diff = {f: {"source": mine.get(f), "target": other.get(f)} for f in fields if mine.get(f) != other.get(f)}
+            if not diff:
+                counts["unchanged"] += 1
+                continue
+            counts["errors"] += 1
+            text = ", ".join(f"{f}: {v['source']} in {feed.source.side}, {v['target']} in {feed.target.side}"
+                             if isinstance(v, dict) else v for f, v in diff.items())
+            bells.append((item, "mismatch", f"{k}: {text}", _HINTS["mismatch"], {"key": k, "diff": diff}))
+
+    def _event(self, key: str | None, severity: str, message: str, details: dict[str, Any] | None) -> dict[str, Any]:
+        return {"execution_id": self.run.execution_id, "integration": self.run.integration.name,
+                "feed": self.feed.name, "record_key": key, "severity": severity, "message": message,
+                "details": details, "created_at": self.run.now()}
+
+    # -- bookkeeping (inside the page's transaction) ----------------------------------------------
+
+    def _book(self, session: Any, now: datetime, passed: list[str], events: list[dict[str, Any]],
+              parks: list[tuple[_Item, str, str | None]], bells: list[Any], counts: dict[str, int],
+              recheck: bool) -> list[NotificationInfo]:
+        run, feed, name = self.run, self.feed, self.run.integration.name
+        if self.check_parked and passed:
+            was = journal.parked_keys(session, name, feed.name, passed)
+            if was:
+                journal.unpark(session, name, feed.name, list(was))
+                events.extend(self._event(k, "info", f"record {was[k].record_label or k} passed after "
+                                                      f"{was[k].attempts} check(s) and was processed", None)
+                              for k in was)
+        if passed:
+            journal.resolve_causes(session, integration=name, feed=feed.name, record_keys=passed, now=now)
+        if parks:
+            self._park(session, now, parks, events, bells, counts, recheck)
+        notes = []
+        for item, kind, message, hint, details in bells:
+            events.append(self._event(item.key if item else None, "error", message, details))
+            row = journal.ring(session, integration=name, feed=feed.name, record_key=item.key if item else None,
+                               record_label=item.label if item else None, kind=kind, message=message, hint=hint,
+                               details=details, now=now, execution_id=run.execution_id)
+            notes.append(journal.notification_info(row))
+        journal.add_events(session, events)
+        return notes
+
+    def _park(self, session: Any, now: datetime, parks: list[tuple[_Item, str, str | None]],
+              events: list[dict[str, Any]], bells: list[Any], counts: dict[str, int], recheck: bool) -> None:
+        run, feed, policy = self.run, self.feed, self.feed.retry
+        existing = journal.parked_keys(session, run.integration.name, feed.name, [i.key for i, _, _ in parks])
+        nxt = croniter(policy.schedule, now.astimezone(run.tz)).get_next(datetime)
+        gone: list[str] = []
+        for item, message, hint in parks:
+            row = existing.get(item.key)
+            if row is None:
+                session.add(Parked(integration=run.integration.name, feed=feed.name, record_key=item.key,
+                                   record_label=item.label, reason=message, attempts=1, parked_at=now,
+                                   last_checked_at=now, next_check_at=nxt, expires_at=now + policy.expire_after))
+                events.append(self._event(item.key, "retry", message, None))
+                continue
+            row.reason, row.last_checked_at, row.next_check_at = message, now, nxt
+            if recheck:
+                row.attempts += 1
+            if now >= row.expires_at or (policy.max_attempts and row.attempts > policy.max_attempts):
+                gone.append(item.key)
+                counts["parked"] -= 1
+                why = ("expired after " + str(policy.expire_after) if now >= row.expires_at
+                       else f"still failing after {row.attempts - 1} re-checks")
+                text = f"gave up on record {item.label or item.key}: {why} ({message})"
+                sev = policy.on_expiry if now >= row.expires_at else Severity.ERROR
+                if sev == Severity.ERROR:
+                    counts["errors"] += 1
+                    bells.append((item, "gave-up", text, hint, None))
+                else:
+                    counts["info"] += 1
+                    events.append(self._event(item.key, "info", text, None))
+        if gone:
+            journal.unpark(session, run.integration.name, feed.name, gone)

@@ -1,0 +1,235 @@
+"""The run of one feed: lock, cursor, pages through the pipeline, execution row, unlock.
+
+::
+
+    lock(integration, feed) -> load cursor -> source.read() page by page
+      -> pipeline: rules -> map -> target.write(batch) + outcomes, events, cursor in one transaction
+    -> execution row -> unlock -> observers
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from engine.connector import RunContext
+from engine.errors import AuthError, EngineError, LockedError
+from engine.pipeline import Pipeline
+from engine.run_context import FeedRun
+from engine.store import journal, locks
+from engine.store.models import Execution, FeedState, Parked
+from engine.store.records import ExecutionInfo, NotificationInfo, empty_counts
+from engine.store.upsert import upsert
+
+if TYPE_CHECKING:
+    from engine.app import Engine
+    from engine.config import IntegrationDef
+    from engine.feeds import FeedDef
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[dict[str, int], "int | None"], None]
+
+
+class Runner:
+    """Runs feeds for an :class:`~engine.app.Engine`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # -- entry points -------------------------------------------------------------------------------
+
+    def run(self, integration: str, feed: str, *, trigger: str = "manual", force: bool = False,
+            progress: Progress | None = None, stop: threading.Event | None = None) -> ExecutionInfo:
+        """Run one feed now; returns its execution. Raises :class:`LockedError` if it is running."""
+        eng = self.engine
+        integ, fd = eng.integration(integration), eng.feed(integration, feed)
+        reason = self._refusal(integ, fd, force)
+        if reason:
+            return self._skipped(integ, fd, trigger, reason)
+        return self._execute(integ, fd, trigger, progress=progress, stop=stop)
+
+    def recheck(self, integration: str, feed: str, *, ids: list[int] | None = None,
+                trigger: str = "retry") -> ExecutionInfo | None:
+        """Re-check parked records of a feed: those due now, or exactly ``ids``. None if there are none."""
+        eng = self.engine
+        integ, fd = eng.integration(integration), eng.feed(integration, feed)
+        now = eng.clock()
+        with eng.sessions() as s:
+            q = select(Parked.record_key).where(Parked.integration == integ.name, Parked.feed == fd.name)
+            q = q.where(Parked.id.in_(ids)) if ids is not None else q.where(Parked.next_check_at <= now)
+            keys = list(s.scalars(q.order_by(Parked.id)))
+        if not keys:
+            return None
+        if fd.writes_to_store and self._mode(integ) != "live":
+            return self._skipped(integ, fd, trigger, self._test_mode_reason(integ))
+        return self._execute(integ, fd, trigger, recheck_keys=keys)
+
+    # -- refusal ------------------------------------------------------------------------------------
+
+    def _mode(self, integ: IntegrationDef) -> str:
+        return self.engine.mode(integ.name)
+
+    @staticmethod
+    def _test_mode_reason(integ: IntegrationDef) -> str:
+        return (f"integration {integ.name!r} is in test mode: outbound feeds do not run and nothing is "
+                f"written to the store until it goes live (connect-engine integrations go-live {integ.name})")
+
+    def _refusal(self, integ: IntegrationDef, fd: FeedDef, force: bool) -> str | None:
+        if fd.writes_to_store and self._mode(integ) != "live":
+            return self._test_mode_reason(integ)  # no --force gets past test mode
+        if not fd.enabled and not force:
+            return f"feed {fd.name!r} is disabled for integration {integ.name!r} (run it with --force)"
+        if fd.run_once and not force:
+            with self.engine.sessions() as s:
+                state = s.get(FeedState, (integ.name, fd.name))
+            if state is not None and state.once_done_at is not None:
+                return (f"feed {fd.name!r} runs once and already ran at {state.once_done_at:%Y-%m-%d %H:%M} UTC "
+                        "(run it again with --force)")
+        return None
+
+    def _skipped(self, integ: IntegrationDef, fd: FeedDef, trigger: str, reason: str) -> ExecutionInfo:
+        eng, now = self.engine, self.engine.clock()
+        with eng.sessions.begin() as s:
+            row = journal.start_execution(s, integration=integ.name, feed=fd.name, trigger=trigger, now=now,
+                                          status="skipped", message=reason)
+            row.finished_at = now
+            info = journal.execution_info(row)
+        eng.hooks.execution_finished(info)
+        return info
+
+    # -- the run ------------------------------------------------------------------------------------
+
+    def _execute(self, integ: IntegrationDef, fd: FeedDef, trigger: str, *, progress: Progress | None = None,
+                 stop: threading.Event | None = None, recheck_keys: list[str] | None = None) -> ExecutionInfo:
+        eng = self.engine
+        holder, lease = locks.new_holder(), eng.config.lock_lease
+        now = eng.clock()
+        with eng.sessions.begin() as s:
+            locks.acquire(s, integ.name, fd.name, holder=holder, lease=lease, now=now)
+            cursor = journal.load_cursor(s, integ.name, fd.name) if fd.incremental and recheck_keys is None else None
+            ex = journal.start_execution(s, integration=integ.name, feed=fd.name, trigger=trigger, now=now,
+                                         cursor=cursor, holder=holder)
+            locks.attach(s, integ.name, fd.name, holder=holder, execution_id=ex.id)
+            execution_id = ex.id
+            self._state(s, integ.name, fd.name, last_started_at=now)
+        counts, notes = empty_counts(), []
+        cursor_after, status, message = cursor, "success", None
+        renew_at = now + lease / 3
+        try:
+            source = eng.connector_for(integ, fd.source.side)
+            target = eng.connector_for(integ, fd.target.side)
+            with source, target:
+                run = FeedRun(integration=integ, feed=fd, source=source, target=target, sessions=eng.sessions,
+                              compiler=eng.compiler, clock=eng.clock, tz=eng.tz, mode=self._mode(integ),
+                              masker=eng.masker, maps=eng.maps(integ), execution_id=execution_id)
+                pipe = Pipeline(run)
+                ctx = RunContext(integration=integ.name, feed=fd.name, mode=run.mode, params=fd.source.params,
+                                 log=run.log)
+                if recheck_keys is not None:
+                    pages: Any = [self._refetch(run, pipe, ctx, recheck_keys, counts)]
+                else:
+                    with eng.sessions() as s:
+                        pipe.check_parked = journal.count_parked(s, integ.name, fd.name) > 0
+                    pages = source.read(fd.source.resource, cursor=cursor, ctx=ctx)
+                for page in pages:
+                    if page is None:
+                        continue
+                    result = pipe.process(page.records, cursor=page.cursor, save_cursor=fd.incremental,
+                                          recheck=recheck_keys is not None)
+                    for k, v in result.counts.items():
+                        counts[k] += v
+                    notes.extend(result.notifications)
+                    if page.cursor is not None and recheck_keys is None:
+                        cursor_after = page.cursor
+                    if progress:
+                        progress(dict(counts), page.total)
+                    if eng.clock() >= renew_at:
+                        with eng.sessions.begin() as s:
+                            locks.renew(s, integ.name, fd.name, holder=holder, lease=lease, now=eng.clock())
+                        renew_at = eng.clock() + lease / 3
+                    if stop is not None and stop.is_set():
+                        status, message = "interrupted", "stopped on request after the page in hand was committed"
+                        break
+        except EngineError as exc:
+            status, message = "failed", eng.masker.mask(f"{type(exc).__name__}: {exc}")
+            log.warning("feed %s of %s failed: %s", fd.name, integ.name, message)
+            if not isinstance(exc, LockedError):
+                notes.append(self._ring_failure(integ, fd, execution_id, exc, message))
+        except Exception as exc:  # a bug or an unexpected library error: record it, never lose the row
+            status = "failed"
+            message = eng.masker.mask(f"unexpected {type(exc).__name__}: {exc}")
+            log.exception("feed %s of %s crashed", fd.name, integ.name)
+            notes.append(self._ring_failure(integ, fd, execution_id, exc, message))
+        if status == "success" and counts["errors"]:
+            status = "partial"
+        if status == "success" and message is None:
+            message = _summary(counts)
+        return self._finish(integ, fd, execution_id, holder, status, counts, cursor_after, message, notes)
+
+    def _refetch(self, run: FeedRun, pipe: Pipeline, ctx: RunContext, keys: list[str],
+                 counts: dict[str, int]) -> Any:
+        from engine.connector import Page
+
+        fd = run.feed
+        records = list(run.source.fetch(fd.source.resource, keys, ctx=ctx))
+        found = {str(r.get(pipe.source_key)) for r in records}
+        gone = [k for k in keys if k not in found]
+        if gone:
+            with run.sessions.begin() as s:
+                journal.unpark(s, run.integration.name, fd.name, gone)
+                journal.add_events(s, [{"execution_id": run.execution_id, "integration": run.integration.name,
+                                        "feed": fd.name, "record_key": k, "severity": "info",
+                                        "message": f"record {k} is no longer in the {fd.source.side}; "
+                                                   "stopped re-checking it",
+                                        "details": None, "created_at": run.now()} for k in gone])
+            counts["info"] += len(gone)
+        return Page(records=records)
+
+    def _ring_failure(self, integ: IntegrationDef, fd: FeedDef, execution_id: int, exc: Exception,
+                      message: str) -> NotificationInfo:
+        eng = self.engine
+        hint = ("Check the integration's credentials and access scopes." if isinstance(exc, AuthError)
+                else "The run stopped; the next run resumes from the last committed page.")
+        with eng.sessions.begin() as s:
+            row = journal.ring(s, integration=integ.name, feed=fd.name, record_key=None, record_label=None,
+                               kind=f"run-failed:{type(exc).__name__}", message=message, hint=hint,
+                               details=None, now=eng.clock(), execution_id=execution_id)
+            return journal.notification_info(row)
+
+    def _finish(self, integ: IntegrationDef, fd: FeedDef, execution_id: int, holder: str, status: str,
+                counts: dict[str, int], cursor_after: Any, message: str | None,
+                notes: list[NotificationInfo]) -> ExecutionInfo:
+        eng = self.engine
+        now = eng.clock()
+        with eng.sessions.begin() as s:
+            journal.finish_execution(s, execution_id, status=status, now=now, counts=counts,
+                                     cursor_after=cursor_after, message=message)
+            done = {"last_finished_at": now, "last_status": status}
+            if status in ("success", "partial"):
+                done["last_success_at"] = now
+                if fd.run_once:
+                    done["once_done_at"] = now
+            self._state(s, integ.name, fd.name, **done)
+            locks.release(s, integ.name, fd.name, holder=holder)
+        with eng.sessions() as s:
+            info = journal.execution_info(s.get_one(Execution, execution_id))
+        eng.hooks.execution_finished(info)
+        for note in notes:
+            eng.hooks.notification_raised(note)
+        return info
+
+    @staticmethod
+    def _state(session: Any, integration: str, feed: str, **values: datetime | str | None) -> None:
+        upsert(session, FeedState.__table__, [{"integration": integration, "feed": feed, **values}],
+               key=["integration", "feed"])
+
+
+def _summary(counts: dict[str, int]) -> str:
+    parts = [f"{v} {k}" for k, v in counts.items() if v]
+    return ", ".join(parts) if parts else "nothing to do"

@@ -1,0 +1,218 @@
+"""``${ENV_VAR}`` resolution in engine.yaml, and masking of the secrets it resolved.
+
+Any string value of engine.yaml may reference environment variables, as the
+whole value (``access_token: ${SHOP_TOKEN}``) or embedded
+(``url: https://${SHOP}.example.com``); ``$${`` writes a literal ``${``.
+A value resolved from ``${...}`` under a key whose name contains ``secret``,
+``token``, ``password``, ``key`` or ``dsn`` is a secret, as is the password of
+the database URL: secrets are collected so :class:`Masker` can replace them by
+``***`` in every error, log line and output. Secret keys of ``settings`` must
+not hold literal values: they are written as ``${ENV_VAR}``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.errors import ConfigError
+from engine.yamlio import JsonPath, Marks, dotted
+
+SECRET_WORDS = ("secret", "token", "password", "key", "dsn")
+MASK = "***"
+MIN_SECRET_LENGTH = 4
+
+_REF = re.compile(r"\$\$\{|\$\{([^}]*)\}")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def is_secret_key(name: str) -> bool:
+    """True if a key called ``name`` holds a secret (contains secret, token, password, key or dsn)."""
+    low = name.lower()
+    return any(word in low for word in SECRET_WORDS)
+
+
+def secret_path(path: JsonPath) -> bool:
+    """True if any key of ``path`` (structural prefixes of engine.yaml left out) names a secret."""
+    if len(path) >= 2 and path[0] == "integrations":
+        path = path[2:]  # an integration's name says nothing about its values
+    return any(isinstance(p, str) and is_secret_key(p) for p in path)
+
+
+def settings_path(path: JsonPath) -> JsonPath | None:
+    """The part of ``path`` inside an integration's or the hub's ``settings``, or None outside them."""
+    if len(path) >= 3 and path[0] == "integrations" and path[2] == "settings":
+        return path[3:]
+    if len(path) >= 2 and path[0] == "hub" and path[1] == "settings":
+        return path[2:]
+    return None
+
+
+@dataclass
+class Resolution:
+    """The outcome of :func:`resolve_env`.
+
+    Attributes:
+        data: The document with every ``${NAME}`` replaced.
+        secrets: Resolved secret values by JSON path.
+        from_env: Paths of every value that referenced a variable.
+        unresolved: Paths whose value references an undefined variable (left as written).
+        errors: Undefined or malformed references, literal secrets.
+    """
+
+    data: Any
+    secrets: dict[JsonPath, str] = field(default_factory=dict)
+    from_env: set[JsonPath] = field(default_factory=set)
+    unresolved: set[JsonPath] = field(default_factory=set)
+    errors: list[ConfigError] = field(default_factory=list)
+
+
+def resolve_env(data: Any, env: Mapping[str, str], marks: Marks) -> Resolution:
+    """Replace ``${NAME}`` in every string value of ``data`` from ``env``.
+
+    Args:
+        data: The engine.yaml document (plain dicts, lists and scalars).
+        env: The environment to read variables from.
+        marks: Line marks of the document, to locate errors.
+
+    Returns:
+        The resolved document, its secrets and the problems found (never raises).
+    """
+    out = Resolution(data=None)
+    out.data = _walk(data, (), env, marks, out)
+    return out
+
+
+def _walk(value: Any, path: JsonPath, env: Mapping[str, str], marks: Marks, out: Resolution) -> Any:
+    if isinstance(value, dict):
+        return {k: _walk(v, (*path, k), env, marks, out) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_walk(v, (*path, i), env, marks, out) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+    if "$" not in value:
+        _check_literal(value, path, marks, out)
+        return value
+    return _substitute(value, path, env, marks, out)
+
+
+def _check_literal(value: str, path: JsonPath, marks: Marks, out: Resolution) -> None:
+    in_settings = settings_path(path)
+    if value and in_settings is not None and secret_path(in_settings):
+        out.errors.append(marks.error(path, f"{dotted(path)} holds a literal secret; write secrets as "
+                                            f"${{ENV_VAR}} and set the variable in the environment"))
+
+
+def _substitute(value: str, path: JsonPath, env: Mapping[str, str], marks: Marks, out: Resolution) -> str:
+    referenced = False
+    failed = False
+
+    def replace(m: re.Match[str]) -> str:
+        nonlocal referenced, failed
+        if m.group(0) == "$${":
+            return "${"
+        name = m.group(1)
+        if not _NAME.match(name):
+            failed = True
+            out.errors.append(marks.error(path, f"{dotted(path)}: '${{{name}}}' is not a valid variable reference; "
+                                                f"use ${{NAME}} with letters, digits and '_' (write $${{ for a "
+                                                f"literal '${{')"))
+            return m.group(0)
+        if name not in env:
+            failed = True
+            out.errors.append(marks.error(path, f"environment variable {name!r} is not set "
+                                                f"(used by {dotted(path)})"))
+            return m.group(0)
+        referenced = True
+        return env[name]
+
+    resolved = _REF.sub(replace, value)
+    if failed:
+        out.unresolved.add(path)
+        return value
+    if referenced:
+        out.from_env.add(path)
+        if secret_path(path):
+            out.secrets[path] = resolved
+    else:
+        _check_literal(resolved, path, marks, out)
+    return resolved
+
+
+class Masker:
+    """Replaces known secret values by ``***`` in text and in nested data.
+
+    Secrets shorter than four characters are not masked: replacing every ``a``
+    of a message would hide more than it protects.
+    """
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        unique = {s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET_LENGTH}
+        self.secrets = tuple(sorted(unique, key=lambda s: (-len(s), s)))
+        self._pattern = re.compile("|".join(re.escape(s) for s in self.secrets)) if self.secrets else None
+
+    def mask(self, text: str) -> str:
+        """``text`` with every secret replaced by ``***``."""
+        if self._pattern is None or not text:
+            return text
+        return self._pattern.sub(MASK, text)
+
+    def mask_obj(self, obj: Any) -> Any:
+        """A copy of ``obj`` (dicts, lists, tuples, strings) with every secret in strings masked."""
+        if isinstance(obj, str):
+            return self.mask(obj)
+        if isinstance(obj, Mapping):
+            return {k: self.mask_obj(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [self.mask_obj(v) for v in obj]
+        if isinstance(obj, tuple):
+            return tuple(self.mask_obj(v) for v in obj)
+        return obj
+
+
+class MaskingFilter(logging.Filter):
+    """A logging filter that masks secrets in each record's message, arguments and traceback."""
+
+    def __init__(self, masker: Masker) -> None:
+        super().__init__()
+        self.masker = masker
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Mask the record in place; never drops it."""
+        if self.masker.secrets:
+            record.msg = self.masker.mask(record.getMessage())
+            record.args = None
+            if record.exc_info and not record.exc_text:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            if record.exc_text:
+                record.exc_text = self.masker.mask(record.exc_text)
+        return True
+
+
+def install_log_filter(masker: Masker) -> MaskingFilter:
+    """Mask secrets in log output: adds a :class:`MaskingFilter` to the root logger and its handlers.
+
+    A filter on a logger only sees records logged on that logger, so the filter
+    also goes on every handler the root logger has now (records of child
+    loggers reach those). Give handlers added later the same filter.
+
+    Returns:
+        The installed filter (pass it to :func:`remove_log_filter` to undo).
+    """
+    filt = MaskingFilter(masker)
+    root = logging.getLogger()
+    root.addFilter(filt)
+    for handler in root.handlers:
+        handler.addFilter(filt)
+    return filt
+
+
+def remove_log_filter(filt: MaskingFilter) -> None:
+    """Undo :func:`install_log_filter`."""
+    root = logging.getLogger()
+    root.removeFilter(filt)
+    for handler in root.handlers:
+        handler.removeFilter(filt)

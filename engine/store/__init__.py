@@ -1,0 +1,1 @@
+"""The engine's own database: models, sessions, upserts, locks, migrations."""

@@ -1,0 +1,171 @@
+"""Writing and reading the engine's bookkeeping: executions, events, the bell, parked records, cursors, ledger."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import delete, select, update
+
+from engine.store.models import Cursor, Event, Execution, Ledger, Notification, Parked
+from engine.store.records import ExecutionInfo, NotificationInfo, empty_counts
+from engine.store.upsert import upsert
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+# SQLite allows 32,766 bound parameters; stay well below for IN lists.
+IN_CHUNK = 900
+
+
+def chunks(seq: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
+    """Slices of ``seq`` of at most ``size`` items."""
+    for i in range(0, len(seq), size):
+        yield seq[i:i + size]
+
+
+# -- executions -------------------------------------------------------------------------------
+
+
+def execution_info(row: Execution) -> ExecutionInfo:
+    """Detach an execution row."""
+    return ExecutionInfo(id=row.id, integration=row.integration, feed=row.feed, trigger=row.trigger,
+                         status=row.status, started_at=row.started_at, finished_at=row.finished_at,
+                         counts={**empty_counts(), **(row.counts or {})}, cursor_before=row.cursor_before,
+                         cursor_after=row.cursor_after, message=row.message)
+
+
+def start_execution(session: Session, *, integration: str, feed: str, trigger: str, now: datetime,
+                    cursor: Any = None, holder: str | None = None, status: str = "running",
+                    message: str | None = None) -> Execution:
+    """Insert an execution row and flush it so it has an id."""
+    row = Execution(integration=integration, feed=feed, trigger=trigger, status=status, started_at=now,
+                    counts=empty_counts(), cursor_before=cursor, cursor_after=cursor, holder=holder, message=message)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def finish_execution(session: Session, execution_id: int, *, status: str, now: datetime,
+                     counts: dict[str, int], cursor_after: Any, message: str | None) -> None:
+    """Close an execution row."""
+    session.execute(update(Execution).where(Execution.id == execution_id).values(
+        status=status, finished_at=now, counts=dict(counts), cursor_after=cursor_after, message=message))
+
+
+# -- events and the bell -------------------------------------------------------------------------
+
+
+def add_events(session: Session, events: Sequence[dict[str, Any]]) -> None:
+    """Insert event rows (dicts with Event's columns)."""
+    if events:
+        session.execute(Event.__table__.insert(), list(events))
+
+
+def cause_of(integration: str, feed: str, record_key: str | None, kind: str) -> str:
+    """The deduplication key of a notification: same integration, feed, record and kind of problem."""
+    raw = "\x1f".join((integration, feed, record_key or "", kind))
+    return hashlib.sha256(raw.encode()).hexdigest()[:40]
+
+
+def ring(session: Session, *, integration: str, feed: str, record_key: str | None, record_label: str | None,
+         kind: str, message: str, hint: str | None, details: dict[str, Any] | None, now: datetime,
+         execution_id: int | None) -> Notification:
+    """Raise (or re-raise) the notification of a cause; an acknowledged one comes back if it happens again."""
+    cause = cause_of(integration, feed, record_key, kind)
+    row = session.scalars(select(Notification).where(Notification.cause == cause)).one_or_none()
+    if row is None:
+        row = Notification(cause=cause, integration=integration, feed=feed, record_key=record_key,
+                           record_label=record_label, message=message, hint=hint, details=details, count=1,
+                           first_seen=now, last_seen=now, last_execution_id=execution_id)
+        session.add(row)
+    else:
+        row.count += 1
+        row.message, row.hint, row.details, row.last_seen = message, hint, details, now
+        row.record_label = record_label or row.record_label
+        row.last_execution_id = execution_id
+        row.acknowledged_at = None
+        row.resolved_at = None
+    session.flush()
+    return row
+
+
+def resolve_causes(session: Session, *, integration: str, feed: str, record_keys: Sequence[str],
+                   now: datetime) -> None:
+    """A record that now goes through clears its open notifications of this feed."""
+    for part in chunks(list(record_keys)):
+        session.execute(update(Notification).where(
+            Notification.integration == integration, Notification.feed == feed,
+            Notification.record_key.in_(part), Notification.resolved_at.is_(None),
+        ).values(resolved_at=now))
+
+
+def notification_info(row: Notification) -> NotificationInfo:
+    """Detach a notification row."""
+    return NotificationInfo(id=row.id, integration=row.integration, feed=row.feed, record_key=row.record_key,
+                            record_label=row.record_label, message=row.message, hint=row.hint, count=row.count,
+                            first_seen=row.first_seen, last_seen=row.last_seen, acknowledged_at=row.acknowledged_at,
+                            details=row.details)
+
+
+# -- parked records -------------------------------------------------------------------------------
+
+
+def parked_keys(session: Session, integration: str, feed: str, keys: Sequence[str]) -> dict[str, Parked]:
+    """The parked rows among ``keys``."""
+    out: dict[str, Parked] = {}
+    for part in chunks(list(keys)):
+        for row in session.scalars(select(Parked).where(Parked.integration == integration, Parked.feed == feed,
+                                                        Parked.record_key.in_(part))):
+            out[row.record_key] = row
+    return out
+
+
+def unpark(session: Session, integration: str, feed: str, keys: Sequence[str]) -> None:
+    """Forget parked rows (the record went through, expired or was dropped)."""
+    for part in chunks(list(keys)):
+        session.execute(delete(Parked).where(Parked.integration == integration, Parked.feed == feed,
+                                             Parked.record_key.in_(part)))
+
+
+def count_parked(session: Session, integration: str, feed: str) -> int:
+    """How many records of the feed are parked."""
+    from sqlalchemy import func
+
+    return int(session.scalar(select(func.count()).select_from(Parked).where(
+        Parked.integration == integration, Parked.feed == feed)) or 0)
+
+
+# -- cursors and the ledger -------------------------------------------------------------------------
+
+
+def load_cursor(session: Session, integration: str, feed: str) -> Any:
+    """The feed's saved cursor, or None."""
+    return session.scalar(select(Cursor.value).where(Cursor.integration == integration, Cursor.feed == feed))
+
+
+def save_cursor(session: Session, integration: str, feed: str, value: Any, now: datetime) -> None:
+    """Save the cursor (same transaction as the page it follows)."""
+    upsert(session, Cursor.__table__, [{"integration": integration, "feed": feed, "value": value,
+                                        "updated_at": now}], key=["integration", "feed"])
+
+
+def reset_cursor(session: Session, integration: str, feed: str) -> None:
+    """Forget the cursor: the next run reads from the start."""
+    session.execute(delete(Cursor).where(Cursor.integration == integration, Cursor.feed == feed))
+
+
+def ledger_digests(session: Session, integration: str, feed: str, keys: Sequence[str]) -> dict[str, bytes]:
+    """What this feed last wrote for these keys (digest by key)."""
+    out: dict[str, bytes] = {}
+    for part in chunks(list(keys)):
+        out.update(session.execute(select(Ledger.record_key, Ledger.digest).where(
+            Ledger.integration == integration, Ledger.feed == feed, Ledger.record_key.in_(part))).tuples())
+    return out
+
+
+def record_ledger(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Upsert ledger rows (integration, feed, record_key, digest, remote_id, written_at)."""
+    upsert(session, Ledger.__table__, rows, key=["integration", "feed", "record_key"])

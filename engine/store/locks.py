@@ -1,0 +1,80 @@
+"""Per-(integration, feed) leases in the database: one run at a time, across processes and machines.
+
+Acquiring is one atomic ``INSERT .. ON CONFLICT DO UPDATE .. WHERE`` that only
+takes over a lease that has expired (or is already ours), so two workers racing
+for the same feed cannot both win, on SQLite or PostgreSQL. The holder renews
+the lease while it works; a killed holder's lease simply runs out.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from engine.errors import LockedError
+from engine.store.models import Execution, Lock
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+
+def new_holder() -> str:
+    """A holder id naming this host and process, unique per call."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def acquire(session: Session, integration: str, feed: str, *, holder: str, lease: timedelta,
+            now: datetime) -> None:
+    """Take the lease of (integration, feed) or raise :class:`LockedError` saying who has it."""
+    table = Lock.__table__
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    values = {"integration": integration, "feed": feed, "holder": holder, "execution_id": None,
+              "acquired_at": now, "lease_until": now + lease}
+    stmt = insert(table).values(values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["integration", "feed"],
+        set_={k: stmt.excluded[k] for k in ("holder", "execution_id", "acquired_at", "lease_until")},
+        where=(table.c.lease_until < now) | (table.c.holder == holder),
+    ).returning(table.c.holder)
+    got = session.execute(stmt).scalar()
+    if got == holder:
+        return
+    current = session.scalars(select(Lock).where(Lock.integration == integration, Lock.feed == feed)).one()
+    msg = f"feed {feed!r} of integration {integration!r} is already running since {current.acquired_at:%Y-%m-%d %H:%M:%S} UTC"
+    if current.execution_id:
+        msg += f", execution {current.execution_id}"
+    msg += f" (held by {current.holder}, lease until {current.lease_until:%H:%M:%S} UTC)"
+    raise LockedError(msg, since=current.acquired_at, execution_id=current.execution_id, holder=current.holder)
+
+
+def attach(session: Session, integration: str, feed: str, *, holder: str, execution_id: int) -> None:
+    """Record which execution holds the lease (shown to a second runner)."""
+    session.execute(update(Lock).where(Lock.integration == integration, Lock.feed == feed, Lock.holder == holder)
+                    .values(execution_id=execution_id))
+
+
+def renew(session: Session, integration: str, feed: str, *, holder: str, lease: timedelta, now: datetime) -> None:
+    """Extend our lease; raise :class:`LockedError` if it was lost (expired and taken over)."""
+    done = session.execute(update(Lock).where(Lock.integration == integration, Lock.feed == feed,
+                                              Lock.holder == holder).values(lease_until=now + lease))
+    if done.rowcount != 1:  # type: ignore[attr-defined]
+        raise LockedError(f"lost the lease of feed {feed!r} of integration {integration!r}: "
+                          "another worker took it over after it expired")
+
+
+def release(session: Session, integration: str, feed: str, *, holder: str) -> None:
+    """Give the lease back (only if it is still ours)."""
+    session.execute(delete(Lock).where(Lock.integration == integration, Lock.feed == feed, Lock.holder == holder))
+
+
+def expired_running(session: Session, now: datetime) -> list[Execution]:
+    """Executions still marked running whose lease is gone (their process died)."""
+    held = select(Lock.execution_id).where(Lock.lease_until >= now, Lock.execution_id.is_not(None))
+    return list(session.scalars(select(Execution).where(Execution.status == "running",
+                                                        Execution.id.not_in(held))))

@@ -1,0 +1,166 @@
+"""YAML with line marks: plain data plus a map from JSON path to (line, col) of each key and value.
+
+Configuration errors must point at the offending key or value, so YAML files are
+composed into nodes (``yaml.SafeLoader``) and built into plain Python data here,
+keeping the 1-based position of every mapping key and every value by its JSON
+path (a tuple of keys and list indexes)::
+
+    doc = load_yaml_file(Path("engine.yaml"))
+    doc.data["integrations"]["demo-shop"]["mode"]            # 'test'
+    doc.marks.value(("integrations", "demo-shop", "mode"))  # (12, 11)
+
+Mapping keys are always strings (their text as written, so ``on:`` stays
+``'on'``); a key written twice is reported, the later value wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from engine.errors import ConfigError
+
+JsonPath = tuple[str | int, ...]
+Position = tuple[int, int]
+
+
+def dotted(path: JsonPath) -> str:
+    """``("rules", 0, "when")`` -> ``rules[0].when`` (empty for the document itself)."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+@dataclass
+class Marks:
+    """Positions of keys and values in one YAML file, by JSON path.
+
+    Attributes:
+        file: The file name errors carry (as given to the loader).
+        keys: Position of each mapping key.
+        values: Position of each value (mappings, lists and scalars).
+    """
+
+    file: str
+    keys: dict[JsonPath, Position] = field(default_factory=dict)
+    values: dict[JsonPath, Position] = field(default_factory=dict)
+
+    def key(self, path: JsonPath) -> Position | None:
+        """Where the key of ``path`` is written (a list item: its value), else the nearest ancestor."""
+        return self._find(path, prefer_key=True)
+
+    def value(self, path: JsonPath) -> Position | None:
+        """Where the value of ``path`` starts, else the nearest written ancestor."""
+        return self._find(path, prefer_key=False)
+
+    def error(self, path: JsonPath, message: str, *, at_key: bool = False) -> ConfigError:
+        """A :class:`ConfigError` located at the key (``at_key``) or value of ``path``."""
+        pos = self.key(path) if at_key else self.value(path)
+        line, col = pos if pos else (None, None)
+        return ConfigError(message, file=self.file, line=line, col=col, path=dotted(path) or None)
+
+    def _find(self, path: JsonPath, *, prefer_key: bool) -> Position | None:
+        for end in range(len(path), -1, -1):
+            sub = path[:end]
+            first, second = (self.keys, self.values) if prefer_key else (self.values, self.keys)
+            pos = first.get(sub) or second.get(sub)
+            if pos:
+                return pos
+        return None
+
+
+@dataclass
+class YamlDoc:
+    """A loaded YAML document: its data, its marks and non-fatal problems (duplicate keys)."""
+
+    data: Any
+    marks: Marks
+    errors: list[ConfigError] = field(default_factory=list)
+
+
+def load_yaml_file(path: Path, file: str | None = None) -> YamlDoc:
+    """Read and load one YAML file.
+
+    Args:
+        path: The file to read.
+        file: The name errors carry (default: ``str(path)``).
+
+    Raises:
+        ConfigError: The file cannot be read or is not valid YAML (with the parser's line and column).
+    """
+    name = file if file is not None else str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"file {name!r} does not exist", file=name) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {name!r}: {exc}", file=name) from exc
+    return load_yaml_text(text, name)
+
+
+def load_yaml_text(text: str, file: str) -> YamlDoc:
+    """Load one YAML document from ``text``; an empty document gives ``data=None``.
+
+    Raises:
+        ConfigError: Not valid YAML, or more than one document.
+    """
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        doc = YamlDoc(data=None, marks=Marks(file))
+        if node is not None:
+            doc.data = _build(loader, node, (), doc)
+        return doc
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
+        raise ConfigError(f"YAML syntax error: {problem}",
+                          file=file, line=mark.line + 1 if mark else None,
+                          col=mark.column + 1 if mark else None) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"YAML syntax error: {exc}", file=file) from exc
+    finally:
+        loader.dispose()
+
+
+def _pos(node: yaml.Node) -> Position:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _build(loader: yaml.SafeLoader, node: yaml.Node, path: JsonPath, doc: YamlDoc) -> Any:
+    doc.marks.values[path] = _pos(node)
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)  # resolves ``<<: *anchor`` merge keys
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(loader.construct_object(key_node))
+            sub = (*path, key)
+            if key in out:
+                first = doc.marks.keys.get(sub)
+                where = f" (first at line {first[0]})" if first else ""
+                doc.errors.append(ConfigError(f"duplicate key {key!r}{where}; the later value would win",
+                                              file=doc.marks.file, line=_pos(key_node)[0],
+                                              col=_pos(key_node)[1], path=dotted(sub)))
+            doc.marks.keys[sub] = _pos(key_node)
+            out[key] = _build(loader, value_node, sub, doc)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(loader, item, (*path, i), doc) for i, item in enumerate(node.value)]
+    return loader.construct_object(node)
+
+
+def get_path(data: Any, path: JsonPath) -> Any:
+    """The value at ``path`` in ``data``, or None when any step is missing."""
+    for part in path:
+        if isinstance(part, int):
+            if not isinstance(data, list) or part >= len(data):
+                return None
+        elif not isinstance(data, Mapping):
+            return None
+        data = data[part] if isinstance(part, int) else data.get(part)
+    return data

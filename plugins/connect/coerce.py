@@ -1,0 +1,140 @@
+"""Turning the values of mapped records into column values, one field at a time.
+
+Each function returns the value to store or raises :class:`~engine.errors.RecordError`
+naming the field and the bad value, so one bad record fails alone.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from engine.errors import RecordError
+
+_DECIMAL = re.compile(r"^-?\d+\.\d\d\d*$")
+_CENT = Decimal("0.01")
+
+
+def key(value: Any, field: str, limit: int = 255) -> str:
+    """A required identifier (SKU, external id): a non-empty string, numbers accepted."""
+    if isinstance(value, str):
+        if value and len(value) <= limit:
+            return value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if value is None or value == "":
+        raise RecordError(f"{field} is missing", field=field)
+    if isinstance(value, str):
+        raise RecordError(f"{field} {value[:40]!r}... is {len(value)} characters long; at most {limit} fit",
+                          field=field)
+    raise RecordError(f"{field} must be a string, got {type(value).__name__} {value!r}", field=field)
+
+
+def text(value: Any, field: str, limit: int | None = None) -> str | None:
+    """An optional string; numbers become their text, over-long or structured values are refused."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        if isinstance(value, (dict, list)):
+            raise RecordError(f"{field} must be text, got {type(value).__name__} {value!r}", field=field)
+        value = str(value)
+    if limit is not None and len(value) > limit:
+        raise RecordError(f"{field} {value[:40]!r}... is {len(value)} characters long; at most {limit} fit",
+                          field=field)
+    return value
+
+
+def decimal_text(value: Any, field: str) -> str | None:
+    """A money amount as canonical text with at least two decimals (``19.9`` -> ``"19.90"``)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and _DECIMAL.match(value):
+        return value
+    if isinstance(value, bool):
+        raise RecordError(f"{field} must be a number, got {value!r}", field=field)
+    try:
+        number = Decimal(value if isinstance(value, (str, int)) else repr(value))
+    except (InvalidOperation, TypeError, ValueError):
+        raise RecordError(f"{field} {value!r} is not a number", field=field) from None
+    if not number.is_finite():
+        raise RecordError(f"{field} {value!r} is not a finite number", field=field)
+    if number.as_tuple().exponent >= -2:  # type: ignore[operator]
+        number = number.quantize(_CENT)
+    return format(number, "f")
+
+
+def integer(value: Any, field: str, *, required: bool = False, minimum: int | None = None) -> int | None:
+    """A whole number (``"5"`` and ``5.0`` are accepted, ``5.5`` is not)."""
+    if value is None or value == "":
+        if required:
+            raise RecordError(f"{field} is missing", field=field)
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
+        try:
+            as_float = float(value)
+        except (TypeError, ValueError):
+            raise RecordError(f"{field} {value!r} is not a whole number", field=field) from None
+        if isinstance(value, bool) or not as_float.is_integer():
+            raise RecordError(f"{field} {value!r} is not a whole number", field=field)
+        number = int(as_float)
+    if minimum is not None and number < minimum:
+        raise RecordError(f"{field} {number} is below {minimum}", field=field)
+    return number
+
+
+def number(value: Any, field: str) -> float | None:
+    """An optional decimal number stored as a float (weights)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise RecordError(f"{field} {value!r} is not a number", field=field) from None
+
+
+def flag(value: Any, field: str) -> bool:
+    """A yes/no value: booleans, 0/1, and the words true/false/yes/no."""
+    if isinstance(value, bool):
+        return value
+    if value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "yes", "no", "1", "0"):
+        return value.strip().lower() in ("true", "yes", "1")
+    raise RecordError(f"{field} {value!r} is not a yes/no value (use true or false)", field=field)
+
+
+def obj(value: Any, field: str) -> dict[str, Any] | None:
+    """An optional JSON object (addresses, customer, attributes, remote ids)."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return value
+    raise RecordError(f"{field} must be an object, got {type(value).__name__} {value!r}", field=field)
+
+
+def timestamp(value: Any, field: str) -> datetime | None:
+    """An ISO 8601 time (``Z`` or an offset; a time without zone is taken as UTC)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        try:
+            moment = datetime.fromisoformat(str(value))
+        except ValueError:
+            raise RecordError(f"{field} {value!r} is not an ISO 8601 time (e.g. 2024-05-01T10:00:00Z)",
+                              field=field) from None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def iso(moment: datetime | None) -> str | None:
+    """A stored time as ISO 8601 text (records carry text, not datetime objects)."""
+    return moment.isoformat() if moment is not None else None

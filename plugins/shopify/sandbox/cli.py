@@ -1,0 +1,73 @@
+"""Run the sandbox in the foreground: ``python -m plugins.shopify.sandbox --port 8081``."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from .sandbox import ShopifySandbox
+
+
+def serve_forever(*, stop: threading.Event | None = None, warm: bool = False, announce: bool = True,
+                  **kwargs: Any) -> None:
+    """Start a sandbox and serve until SIGTERM / SIGINT (or until ``stop`` is set).
+
+    Prints ``sandbox listening on http://HOST:PORT`` (flushed) once it accepts connections.
+
+    Args:
+        stop: an event that ends serving when set; signals set it too (main thread only).
+        warm: render every product before announcing.
+        announce: print the listening line.
+        **kwargs: :class:`ShopifySandbox` arguments.
+    """
+    stop = stop or threading.Event()
+    sandbox = ShopifySandbox(**kwargs)
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
+    try:
+        sandbox.start()
+        if warm:
+            sandbox.warm()
+        if announce:
+            print(f"sandbox listening on {sandbox.url}", flush=True)
+        while not stop.wait(0.5):
+            pass
+    finally:
+        sandbox.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the command-line parser."""
+    ap = argparse.ArgumentParser(prog="python -m plugins.shopify.sandbox",
+                                 description="Serve a fake Shopify Admin REST API on loopback.")
+    ap.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
+    ap.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default)")
+    ap.add_argument("--products", type=int, default=50, help="generated products (default 50)")
+    ap.add_argument("--orders", type=int, default=30, help="generated orders (default 30)")
+    ap.add_argument("--seed", type=int, default=1, help="data seed (default 1)")
+    ap.add_argument("--token", default="shpat_sandbox", help="accepted X-Shopify-Access-Token")
+    ap.add_argument("--api-version", default="2024-07", help="default API version (any is accepted)")
+    ap.add_argument("--no-rate-limit", action="store_true", help="never answer 429 from the bucket")
+    ap.add_argument("--warm", action="store_true", help="render every product before listening")
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and serve until SIGTERM / SIGINT; return the exit code (0)."""
+    args = build_parser().parse_args(argv)
+    try:
+        serve_forever(host=args.host, port=args.port, products=args.products, orders=args.orders,
+                      seed=args.seed, token=args.token, rate_limit=not args.no_rate_limit,
+                      api_version=args.api_version, warm=args.warm)
+    except OSError as exc:
+        print(f"sandbox: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    return 0
