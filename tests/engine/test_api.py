@@ -14,7 +14,7 @@ def test_exported_members() -> None:
     exported = {n for n in dir(engine) if not n.startswith("_") and n != "annotations"
                 and not isinstance(getattr(engine, n), type(engine))}
     assert exported == set(engine.__all__)
-    assert engine.__all__ == sorted(engine.__all__, key=str.lower)
+    assert engine.__all__ == sorted(engine.__all__)
 
 
 def test_engine_names_no_store() -> None:
