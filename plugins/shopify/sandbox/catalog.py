@@ -7,8 +7,23 @@ from typing import Any
 
 import orjson
 
-from .data import (ITEM_BASE, PLACEHOLDER_URL, SLOTS, VARIANT_BASE, build_product, cents, dumps, gid,
-                   index_columns, iso, item_id, loads, money, product_id, split_slot)
+from .data import (
+    ITEM_BASE,
+    PLACEHOLDER_URL,
+    SLOTS,
+    VARIANT_BASE,
+    build_product,
+    cents,
+    dumps,
+    gid,
+    index_columns,
+    iso,
+    item_id,
+    loads,
+    money,
+    product_id,
+    split_slot,
+)
 
 _FIELD_CACHES = 4  # distinct `fields=` selections whose rendered bytes are kept
 
@@ -126,10 +141,8 @@ class Catalog:
         cmin, cmax = f.get("created_at_min", small), f.get("created_at_max", big)
         umin, umax = f.get("updated_at_min", small), f.get("updated_at_max", big)
         wanted = set(f["status"]) if f.get("status") else None
-        if f.get("ids") is not None:
-            idx = sorted(self.pos[x] for x in f["ids"] if x in self.pos)
-        else:
-            idx = range(len(ids))
+        wanted_ids = f.get("ids")
+        idx = range(len(ids)) if wanted_ids is None else sorted(self.pos[x] for x in wanted_ids if x in self.pos)
         out = [ids[i] for i in idx
                if ids[i] > since and cmin <= created[i] <= cmax and umin <= updated[i] <= umax
                and (wanted is None or status[i] in wanted)]

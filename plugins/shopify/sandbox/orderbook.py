@@ -9,8 +9,7 @@ import orjson
 
 from .catalog import Catalog
 from .data import DAY, dumps, iso, parse_ts
-from .orders import (FULFILLMENT_BASE, build_order, cancel, fulfil, history, initial_times, order_id,
-                     plan_financial)
+from .orders import FULFILLMENT_BASE, build_order, cancel, fulfil, history, initial_times, order_id, plan_financial
 from .wire import ApiError, not_found
 
 ORDER_STATUS = ("open", "closed", "cancelled", "any")

@@ -76,10 +76,12 @@ class ShopifySandbox:
             self._thread.join(timeout=5)
 
     def __enter__(self) -> ShopifySandbox:
+        """Start (unless already started) and return ``self``."""
         return self.start() if self._server is None else self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
+        """Stop serving."""
         self.stop()
 
     def wait(self) -> None:

@@ -8,6 +8,7 @@ leaky bucket (429), then its route. Every API answer carries
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import socketserver
@@ -92,10 +93,8 @@ class SandboxServer(ThreadingHTTPServer):
         with self.connections_lock:
             conns = list(self.connections)
         for conn in conns:
-            try:
+            with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 class SandboxHandler(BaseHTTPRequestHandler):
@@ -117,10 +116,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
         """Forget the connection."""
         with self.server.connections_lock:
             self.server.connections.discard(self.connection)
-        try:
+        with contextlib.suppress(OSError):
             super().finish()
-        except OSError:
-            pass
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         """Stay quiet: tests and benchmarks read stats instead of logs."""
@@ -256,18 +253,22 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
     def _send(self, resp: Response, truncate: bool = False) -> None:
         body = resp.body
+        extra = "".join(f"{k}: {v}\r\n" for k, v in resp.headers.items())
+        if self.close_connection or (self.headers.get("Connection", "").lower() == "close"):
+            self.close_connection = True
+            extra += "Connection: close\r\n"
+        head = (f"HTTP/1.1 {resp.status} {_phrase(resp.status)}\r\nServer: {self.server_version}\r\n"
+                f"Date: {self.date_time_string()}\r\nContent-Type: {resp.content_type}\r\n"
+                f"Content-Length: {len(body)}\r\n{extra}\r\n").encode("latin-1")
         try:
-            self.send_response(resp.status)
-            self.send_header("Content-Type", resp.content_type)
-            self.send_header("Content-Length", str(len(body)))
-            for key, value in resp.headers.items():
-                self.send_header(key, value)
-            self.end_headers()
             if truncate:
-                self.wfile.write(body[: len(body) // 2])
+                self.wfile.write(head + body[: len(body) // 2])
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
+            elif len(body) < 65_536:
+                self.wfile.write(head + body)
             else:
+                self.wfile.write(head)
                 self.wfile.write(body)
         except OSError:
             self.close_connection = True
