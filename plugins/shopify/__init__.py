@@ -1,0 +1,36 @@
+"""The Shopify plugin: registers the Shopify connector and its sandbox (a fake Admin REST API)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from engine.hookspecs import hookimpl
+from engine.sandbox import SandboxSpec
+
+if TYPE_CHECKING:
+    from engine.connector import Connector
+
+
+@hookimpl
+def register_connectors() -> list[type[Connector]]:
+    """The Shopify connector."""
+    from plugins.shopify.connector import ShopifyConnector
+
+    return [ShopifyConnector]
+
+
+def _sandbox_main(argv: Sequence[str]) -> int:
+    from plugins.shopify.sandbox import main
+
+    try:
+        return main(list(argv))
+    except SystemExit as exc:  # --help, or a usage error from argparse
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+
+
+@hookimpl
+def register_sandboxes() -> list[SandboxSpec]:
+    """The Shopify sandbox (``connect-engine sandbox shopify --port 8081``)."""
+    return [SandboxSpec(name="shopify", description="A fake Shopify Admin REST API on loopback (products, "
+                        "orders, inventory, fulfillments)", main=_sandbox_main)]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,6 +18,8 @@ MAX_LIMIT = 250
 #: record stamped with it was visible when the run began, so the next run may start just
 #: after it instead of re-reading it (covers clock skew between the engine and the shop).
 SETTLED = timedelta(seconds=60)
+#: One ``<url>; rel="..."`` entry of a Link header (URLs may hold commas, e.g. in ``fields``).
+_LINK = re.compile(r'<([^>]*)>\s*;[^<]*?rel="?([^";]+)"?')
 
 
 class LinkPaginator:
@@ -76,23 +79,22 @@ class LinkPaginator:
 def next_page_info(link: str | None) -> str | None:
     """The ``page_info`` of the ``rel="next"`` entry of a ``Link`` header, or None.
 
-    >>> next_page_info('<https://s/p.json?limit=2&page_info=abc>; rel="next"')
-    'abc'
+    >>> next_page_info('<https://s/p.json?fields=id,title&page_info=a>; rel="previous", '
+    ...                '<https://s/p.json?fields=id,title&page_info=b>; rel="next"')
+    'b'
     """
     if not link:
         return None
-    for part in link.split(","):
-        url, _, rel = part.partition(";")
-        if "next" in rel:
-            query = parse_qs(urlsplit(url.strip().strip("<>")).query)
-            values = query.get("page_info")
+    for url, rels in _LINK.findall(link):
+        if "next" in rels.split():
+            values = parse_qs(urlsplit(url).query).get("page_info")
             return values[0] if values and values[0] else None
     return None
 
 
 def parse_ts(value: str) -> datetime:
     """Parse a Shopify ISO-8601 timestamp (with offset or ``Z``)."""
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return datetime.fromisoformat(value)
 
 
 class Window:
@@ -123,6 +125,8 @@ class Window:
         self.since: str | None = state.get("since")
         self.since_run: str | None = state.get("run_start")
         run = state.get("run") or {}
+        if now.tzinfo is None:  # the engine's clock is UTC; a naive value would read as shop time
+            now = now.replace(tzinfo=UTC)
         self.run_start: str = run.get("start") or now.replace(microsecond=0).isoformat()
         self.last_id: int = int(run.get("last_id") or 0)
         self.max_seen: str | None = run.get("max_seen")
@@ -155,14 +159,20 @@ class Window:
         if not records:
             return
         self.last_id = records[-1]["id"]
-        field, best = self.field, self._max_dt
+        field, best, text = self.field, self._max_dt, self.max_seen
         for record in records:
             value = record.get(field)
-            if value:
-                when = parse_ts(value)
-                if best is None or when > best:
-                    best, self.max_seen = when, value
-        self._max_dt = best
+            if not value:
+                continue
+            # Same offset and layout: the text orders like the time, no parsing needed.
+            if text is not None and len(value) == len(text) and value[-6:] == text[-6:]:
+                if value > text:
+                    best, text = parse_ts(value), value
+                continue
+            when = parse_ts(value)
+            if best is None or when > best:
+                best, text = when, value
+        self._max_dt, self.max_seen = best, text
 
     def checkpoint(self) -> dict[str, Any]:
         """The cursor after the current page, while more pages follow."""

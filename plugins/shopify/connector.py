@@ -1,0 +1,298 @@
+"""The Shopify connector: products, images, orders, locations and stock in; stock and fulfillments out."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar
+
+from engine.connector import Check, Connector, Page, Resource, RunContext, Services, WriteOutcome
+from engine.errors import ConnectorError, EngineError, FeedDefinitionError
+from plugins.shopify.client import ShopifyClient
+from plugins.shopify.paging import Window
+from plugins.shopify.settings import SCHEMA, ShopifySettings
+from plugins.shopify.writes import order_fulfillments, write_fulfillments, write_inventory
+
+try:
+    __version__ = importlib.metadata.version("connect-engine")
+except importlib.metadata.PackageNotFoundError:  # running from a source tree
+    __version__ = "0"
+
+#: Ids per request of ``ids=`` filters (Shopify's page size).
+IDS_CHUNK = 250
+#: Inventory items per ``inventory_levels.json`` request (Shopify's limit for ``inventory_item_ids``).
+LEVELS_CHUNK = 50
+#: Resources read through a time window (``<name>.json``, ``<name>/count.json``) with their fixed filters:
+#: products come in every status by default; orders only with ``status=any`` (else closed and cancelled
+#: ones are invisible).
+WINDOWED: dict[str, dict[str, Any]] = {"products": {}, "orders": {"status": "any"}}
+#: Scopes a live integration needs: stock writes, and one way to create fulfillments.
+WRITE_STOCK = "write_inventory"
+WRITE_FULFIL = ("write_merchant_managed_fulfillment_orders", "write_assigned_fulfillment_orders",
+                "write_third_party_fulfillment_orders", "write_fulfillments")
+
+
+class ShopifyConnector(Connector):
+    """Speaks the Shopify Admin REST API (``X-Shopify-Access-Token``, Link paging, leaky bucket).
+
+    Records are Shopify's own JSON objects; the feeds' mappings translate them.
+    ``sleep`` and ``monotonic`` may be replaced on an instance before ``open``
+    (tests record waits instead of sleeping).
+    """
+
+    name = "shopify"
+    title = "Shopify"
+    version = __version__
+    feed_set = "shopify"
+    settings_schema = SCHEMA
+    resources: ClassVar[Mapping[str, Resource]] = {r.name: r for r in (
+        Resource("products", fetch=True, description="Products with their variants (all statuses)"),
+        Resource("product_images", fetch=True, description="Product images with the SKUs of their product"),
+        Resource("orders", fetch=True, description="Orders of every status (open, closed, cancelled)"),
+        Resource("locations", description="The shop's locations"),
+        Resource("inventory_levels", key="inventory_item_id", fetch=True, write=True,
+                 description="Available stock per inventory item at the managed location"),
+        Resource("fulfillments", key="order_id", read=False, fetch=True, write=True,
+                 description="Fulfillments with tracking, created from open fulfillment orders"),
+    )}
+
+    def __init__(self, integration: str, settings: Mapping[str, Any], services: Services) -> None:
+        super().__init__(integration, settings, services)
+        self.config = ShopifySettings.load(settings, integration=integration)
+        self.sleep: Callable[[float], None] = time.sleep
+        self.monotonic: Callable[[], float] = time.monotonic
+        self._client: ShopifyClient | None = None
+        self._location: int | None = self.config.location_id
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Open the HTTP client of this run."""
+        if self._client is None:
+            cfg = self.config
+            self._client = ShopifyClient(
+                cfg.shop_url, cfg.access_token, api_version=cfg.api_version, timeout=cfg.timeout_seconds,
+                max_retries=cfg.max_retries, rate=cfg.calls_per_second,
+                transport=self.services.http_transport, sleep=self.sleep, monotonic=self.monotonic)
+
+    def close(self) -> None:
+        """Close the HTTP client."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    @property
+    def client(self) -> ShopifyClient:
+        """The open client (opened on first use when the caller skipped ``open``)."""
+        if self._client is None:
+            self.open()
+        assert self._client is not None
+        return self._client
+
+    # -- read ---------------------------------------------------------------------------------
+
+    def read(self, resource: str, *, cursor: Any, ctx: RunContext) -> Iterator[Page]:
+        """Stream pages of ``resource``; see ``docs/plugins.md`` for each resource's cursor."""
+        if resource in WINDOWED:
+            return self._read_window(resource, cursor, ctx)
+        if resource == "product_images":
+            return self._read_images(cursor, ctx)
+        if resource == "locations":
+            return self._read_locations()
+        if resource == "inventory_levels":
+            return self._read_levels(cursor)
+        raise ConnectorError(f"shopify cannot read {resource!r}; readable resources: "
+                             + ", ".join(sorted(n for n, r in self.resources.items() if r.read)))
+
+    def _window(self, cursor: Any, ctx: RunContext, resource: str) -> Window:
+        field = str(ctx.params.get("cursor_field", "updated_at"))
+        if field not in Window.FIELDS:
+            raise FeedDefinitionError(f"feed {ctx.feed!r}: cursor_field {field!r} is not supported for shopify "
+                                      f"{resource}; use one of: {', '.join(Window.FIELDS)}")
+        return Window(field, cursor, self.services.clock())
+
+    def _read_window(self, resource: str, cursor: Any, ctx: RunContext) -> Iterator[Page]:
+        window = self._window(cursor, ctx, resource)
+        filters = {**_passthrough(ctx.params), **WINDOWED[resource], **window.filters()}
+        total = self.client.get(f"{resource}/count.json", filters).get("count")
+        params = {**filters, "since_id": window.last_id}
+        for records, more in self.client.pages(f"{resource}.json", resource, params, limit=self.config.page_size):
+            window.advance(records)
+            yield Page(records, cursor=window.checkpoint() if more else window.final(), total=total)
+
+    def _read_images(self, cursor: Any, ctx: RunContext) -> Iterator[Page]:
+        window = self._window(cursor, ctx, "product_images")
+        params = {**_passthrough(ctx.params), **window.filters(), "since_id": window.last_id,
+                  "fields": f"id,{window.field},images,variants"}
+        for products, more in self.client.pages("products.json", "products", params, limit=self.config.page_size):
+            window.advance(products)
+            yield Page(_images(products), cursor=window.checkpoint() if more else window.final())
+
+    def _read_locations(self) -> Iterator[Page]:
+        yield Page(list(self.client.each("locations.json", "locations")))
+
+    def _read_levels(self, cursor: Any) -> Iterator[Page]:
+        location = self.location_id()
+        last_id = int((cursor or {}).get("last_id") or 0) if isinstance(cursor, Mapping) else 0
+        params = {"since_id": last_id, "fields": "id,variants"}
+        for products, more in self.client.pages("products.json", "products", params, limit=self.config.page_size):
+            variants = {v["inventory_item_id"]: v for p in products for v in p.get("variants") or ()
+                        if v.get("inventory_item_id")}
+            done = {"last_id": products[-1]["id"]} if more and products else {"last_id": None}
+            yield Page(self._levels(variants, location), cursor=done)
+
+    def _levels(self, variants: Mapping[int, Mapping[str, Any]], location: int) -> list[dict[str, Any]]:
+        items = list(variants)
+        out = []
+        for start in range(0, len(items), LEVELS_CHUNK):
+            chunk = items[start:start + LEVELS_CHUNK]
+            params = {"inventory_item_ids": chunk, "location_ids": location}
+            for level in self.client.each("inventory_levels.json", "inventory_levels", params, limit=250):
+                variant = variants.get(level["inventory_item_id"]) or {}
+                out.append({"inventory_item_id": level["inventory_item_id"], "location_id": level["location_id"],
+                            "available": level.get("available"), "updated_at": level.get("updated_at"),
+                            "sku": variant.get("sku"), "variant_id": variant.get("id"),
+                            "product_id": variant.get("product_id")})
+        return out
+
+    # -- fetch --------------------------------------------------------------------------------
+
+    def fetch(self, resource: str, keys: Sequence[str], *, ctx: RunContext) -> Iterator[dict[str, Any]]:
+        """Re-read records of ``resource`` by key; keys the shop does not know are left out."""
+        ids = [int(k) for k in keys if str(k).isdigit()]  # anything else cannot be a Shopify id
+        if resource in WINDOWED:
+            return self._by_ids(resource, ids)
+        if resource == "product_images":
+            return self._fetch_images(set(ids))
+        if resource == "inventory_levels":
+            return self._fetch_levels(ids)
+        if resource == "fulfillments":
+            return self._fetch_fulfillments(ids)
+        raise ConnectorError(f"shopify cannot fetch {resource!r}; fetchable resources: "
+                             + ", ".join(sorted(n for n, r in self.resources.items() if r.fetch)))
+
+    def _by_ids(self, resource: str, ids: list[int]) -> Iterator[dict[str, Any]]:
+        for start in range(0, len(ids), IDS_CHUNK):
+            params = {**WINDOWED[resource], "ids": ids[start:start + IDS_CHUNK]}
+            yield from self.client.each(f"{resource}.json", resource, params, limit=IDS_CHUNK)
+
+    def _fetch_images(self, wanted: set[int]) -> Iterator[dict[str, Any]]:
+        # Images are only listed under their product: scan until every key was found.
+        if not wanted:
+            return
+        params = {"fields": "id,images,variants"}
+        for products, _ in self.client.pages("products.json", "products", params, limit=self.config.page_size):
+            for image in _images(products):
+                if image["id"] in wanted:
+                    wanted.discard(image["id"])
+                    yield image
+            if not wanted:
+                return
+
+    def _fetch_fulfillments(self, order_ids: list[int]) -> Iterator[dict[str, Any]]:
+        for order_id in order_ids:
+            try:
+                found = order_fulfillments(self.client, order_id)
+            except ConnectorError as exc:
+                if exc.status == 404 and type(exc) is ConnectorError:  # no such order: left out
+                    continue
+                raise
+            yield from found
+
+    def _fetch_levels(self, ids: list[int]) -> Iterator[dict[str, Any]]:
+        location = self.location_id()
+        for start in range(0, len(ids), LEVELS_CHUNK):
+            chunk = ids[start:start + LEVELS_CHUNK]
+            items = self.client.each("inventory_items.json", "inventory_items", {"ids": chunk}, limit=250)
+            variants = {item["id"]: {"sku": item.get("sku")} for item in items}
+            yield from self._levels(variants, location)
+
+    # -- write --------------------------------------------------------------------------------
+
+    def write(self, resource: str, records: Sequence[dict[str, Any]], *, ctx: RunContext) -> Sequence[WriteOutcome]:
+        """Apply ``records`` to ``inventory_levels`` or ``fulfillments``; one outcome per record."""
+        if resource == "inventory_levels":
+            return write_inventory(self.client, records, self.location_id())
+        if resource == "fulfillments":
+            return write_fulfillments(self.client, records, self.client.retrier)
+        raise ConnectorError(f"shopify cannot write {resource!r}; writable resources: "
+                             + ", ".join(sorted(n for n, r in self.resources.items() if r.write)))
+
+    # -- locations and go-live ----------------------------------------------------------------
+
+    def location_id(self) -> int:
+        """The managed location: the configured one, else the shop's first active location."""
+        if self._location is None:
+            active = [loc for loc in self.client.each("locations.json", "locations") if loc.get("active", True)]
+            if not active:
+                raise ConnectorError("the shop has no active location to manage stock at; "
+                                     "activate one in Shopify or set location_id")
+            self._location = int(active[0]["id"])
+        return self._location
+
+    def checks(self, ctx: RunContext) -> list[Check]:
+        """Go-live checks: the token reads, the managed location exists, the token may write."""
+        try:
+            locations = list(self.client.each("locations.json", "locations"))
+        except EngineError as exc:
+            return [Check("credentials", False, f"cannot read the shop's locations: {exc}")]
+        out = [Check("credentials", True, f"read {len(locations)} location(s) from {self.config.shop_url}")]
+        out.append(_location_check(locations, self.config.location_id))
+        out.append(self._scope_check())
+        return out
+
+    def _scope_check(self) -> Check:
+        try:
+            body = self.client.get("/admin/oauth/access_scopes.json")
+        except EngineError as exc:
+            return Check("write access", False, f"cannot read the token's access scopes: {exc}")
+        granted = {s.get("handle") for s in body.get("access_scopes") or ()}
+        missing = []
+        if WRITE_STOCK not in granted:
+            missing.append(WRITE_STOCK)
+        if not granted.intersection(WRITE_FULFIL):
+            missing.append(" or ".join(WRITE_FULFIL[:2]))
+        if missing:
+            return Check("write access", False, "the access token lacks " + ", ".join(missing)
+                         + "; add the scopes to the custom app and reinstall it")
+        return Check("write access", True, "the token may set stock and create fulfillments")
+
+
+def _location_check(locations: list[dict[str, Any]], configured: int | None) -> Check:
+    active = [loc for loc in locations if loc.get("active", True)]
+    if configured is None:
+        if not active:
+            return Check("location", False, "the shop has no active location; set location_id")
+        return Check("location", True, f"stock is managed at {active[0].get('name')!r} ({active[0]['id']}), "
+                                       "the first active location")
+    for loc in active:
+        if loc["id"] == configured:
+            return Check("location", True, f"stock is managed at {loc.get('name')!r} ({configured})")
+    known = ", ".join(f"{loc['id']} ({loc.get('name')})" for loc in active) or "none"
+    return Check("location", False, f"location_id {configured} is not an active location; active: {known}")
+
+
+def _passthrough(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Feed params sent to Shopify on the first request: ``ids`` and the ``filters`` mapping."""
+    out = dict(params.get("filters") or {})
+    if params.get("ids"):
+        out["ids"] = params["ids"]
+    return out
+
+
+def _images(products: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for product in products:
+        variants = product.get("variants") or ()
+        skus = [v["sku"] for v in variants if v.get("sku")]
+        sku_of = {v["id"]: v.get("sku") for v in variants}
+        for image in product.get("images") or ():
+            out.append({
+                "id": image["id"], "product_id": image.get("product_id", product["id"]), "src": image.get("src"),
+                "position": image.get("position"), "variant_ids": image.get("variant_ids") or [],
+                "alt": image.get("alt"), "width": image.get("width"), "height": image.get("height"),
+                "skus": skus,
+                "variant_skus": [sku_of[v] for v in image.get("variant_ids") or () if sku_of.get(v)],
+            })
+    return out
