@@ -42,6 +42,11 @@ def get_shop(state: ShopState, req: Request, args: tuple[str, ...]) -> Response:
     return json_response({"shop": state.shop()})
 
 
+def access_scopes(state: ShopState, req: Request, args: tuple[str, ...]) -> Response:
+    """``GET /admin/oauth/access_scopes.json`` (unversioned, like the real endpoint)."""
+    return json_response({"access_scopes": [{"handle": h} for h in state.scopes]})
+
+
 def list_products(state: ShopState, req: Request, args: tuple[str, ...]) -> Response:
     """``GET products.json``: cursor-paginated, filtered products."""
     cat = state.catalog
@@ -190,6 +195,7 @@ def set_inventory_level(state: ShopState, req: Request, args: tuple[str, ...]) -
 
 ROUTES = (
     ("GET", r"shop\.json", get_shop, "shop.json"),
+    ("GET", r"oauth/access_scopes\.json", access_scopes, "oauth/access_scopes.json"),
     ("GET", r"products\.json", list_products, "products.json"),
     ("GET", r"products/count\.json", count_products, "products/count.json"),
     ("GET", r"products/(\d+)\.json", get_product, "products/{id}.json"),

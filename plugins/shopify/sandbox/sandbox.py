@@ -172,6 +172,11 @@ class ShopifySandbox:
         """Turn the leaky bucket's 429 answers on or off (the call-limit header stays)."""
         self.state.bucket.set_enabled(enabled)
 
+    def set_scopes(self, scopes: list[str]) -> None:
+        """The access scopes the token has (``GET /admin/oauth/access_scopes.json``)."""
+        with self.state.lock:
+            self.state.scopes = list(scopes)
+
     def stats(self) -> dict[str, Any]:
         """Request counters: totals, per ``METHOD path-template``, per status, 429s, faults served."""
         return self.state.stats()

@@ -29,7 +29,8 @@ from .faults import THROTTLED
 from .state import ShopState
 from .wire import ApiError, Request, Response, not_found
 
-API_PATH = re.compile(r"^/admin/api/(\d{4}-\d{2}|unstable)/(.+)$")
+# Versioned Admin API paths, plus the one unversioned endpoint the connector uses (access scopes).
+API_PATH = re.compile(r"^/admin/(?:api/(\d{4}-\d{2}|unstable)/|(?=oauth/access_scopes\.json))(.+)$")
 UNAUTHORIZED = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 CALL_LIMIT = "X-Shopify-Shop-Api-Call-Limit"
 
@@ -168,7 +169,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         path, _, qs = self.path.partition("?")
         query = {k: v[-1] for k, v in parse_qs(qs, keep_blank_values=True).items()} if qs else {}
         try:
-            if path.startswith("/admin/api/"):
+            if path.startswith(("/admin/api/", "/admin/oauth/")):
                 self._api(state, method, path, query, raw)
                 return
             state.count("requests", "control_requests" if path.startswith(CONTROL_PREFIX) else "other_requests")

@@ -31,6 +31,11 @@ def build_locations() -> list[dict[str, Any]]:
             for n, (name, addr, city, zip_code, prov, code) in enumerate(rows)]
 
 
+ACCESS_SCOPES = ("read_products", "read_orders", "read_all_orders", "read_inventory", "write_inventory",
+                 "read_locations", "read_fulfillments", "write_fulfillments",
+                 "read_merchant_managed_fulfillment_orders", "write_merchant_managed_fulfillment_orders")
+
+
 class ShopState:
     """The shared state behind the HTTP server and the Python control API.
 
@@ -58,6 +63,7 @@ class ShopState:
         self.book = OrderBook(orders, seed, self.catalog, self.primary)
         self.bucket = LeakyBucket(rate_limit)
         self.faults = Faults()
+        self.scopes = list(ACCESS_SCOPES)
         self.write_log: list[dict[str, Any]] = []
         self.counters: Counter[str] = Counter()
         self.url = self.catalog.base_url

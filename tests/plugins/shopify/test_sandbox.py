@@ -445,3 +445,16 @@ def test_module_runs_in_the_foreground_until_sigterm() -> None:
         finally:
             if proc.poll() is None:
                 proc.kill()
+
+
+def test_access_scopes_endpoint_is_unversioned_and_authenticated() -> None:
+    """Shopify serves the token's scopes at /admin/oauth/access_scopes.json (no API version)."""
+    with ShopifySandbox(products=1, orders=0) as sb:
+        ok = httpx.get(f"{sb.url}/admin/oauth/access_scopes.json", headers={"X-Shopify-Access-Token": sb.token})
+        assert ok.status_code == 200
+        assert {"handle": "write_inventory"} in ok.json()["access_scopes"]
+        sb.set_scopes(["read_products"])
+        ok = httpx.get(f"{sb.url}/admin/oauth/access_scopes.json", headers={"X-Shopify-Access-Token": sb.token})
+        assert ok.json() == {"access_scopes": [{"handle": "read_products"}]}
+        bad = httpx.get(f"{sb.url}/admin/oauth/access_scopes.json", headers={"X-Shopify-Access-Token": "nope"})
+        assert bad.status_code == 401
