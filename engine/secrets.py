@@ -199,14 +199,20 @@ def install_log_filter(masker: Masker) -> MaskingFilter:
     also goes on every handler the root logger has now (records of child
     loggers reach those). Give handlers added later the same filter.
 
+    Installing a masker with the same secrets again reuses the filter already
+    there, so building many engines in one process does not stack filters.
+
     Returns:
         The installed filter (pass it to :func:`remove_log_filter` to undo).
     """
-    filt = MaskingFilter(masker)
     root = logging.getLogger()
-    root.addFilter(filt)
+    filt = next((f for f in root.filters if isinstance(f, MaskingFilter) and f.masker.secrets == masker.secrets),
+                None) or MaskingFilter(masker)
+    if filt not in root.filters:
+        root.addFilter(filt)
     for handler in root.handlers:
-        handler.addFilter(filt)
+        if filt not in handler.filters:
+            handler.addFilter(filt)
     return filt
 
 

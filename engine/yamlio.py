@@ -61,6 +61,8 @@ class Marks:
     def error(self, path: JsonPath, message: str, *, at_key: bool = False) -> ConfigError:
         """A :class:`ConfigError` located at the key (``at_key``) or value of ``path``."""
         pos = self.key(path) if at_key else self.value(path)
+        if pos is None and not self.file.startswith("<"):
+            pos = (1, 1)  # an empty file: point at its start
         line, col = pos if pos else (None, None)
         return ConfigError(message, file=self.file, line=line, col=col, path=dotted(path) or None)
 
@@ -135,17 +137,22 @@ def _pos(node: yaml.Node) -> Position:
 def _build(loader: yaml.SafeLoader, node: yaml.Node, path: JsonPath, doc: YamlDoc) -> Any:
     doc.marks.values[path] = _pos(node)
     if isinstance(node, yaml.MappingNode):
-        loader.flatten_mapping(node)  # resolves ``<<: *anchor`` merge keys
+        own = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
+        loader.flatten_mapping(node)  # resolves ``<<: *anchor`` merge keys; merged pairs come first
+        merged = len(node.value) - own
         out: dict[str, Any] = {}
-        for key_node, value_node in node.value:
+        written: set[str] = set()
+        for i, (key_node, value_node) in enumerate(node.value):
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(loader.construct_object(key_node))
             sub = (*path, key)
-            if key in out:
+            if i >= merged and key in written:
                 first = doc.marks.keys.get(sub)
                 where = f" (first at line {first[0]})" if first else ""
                 doc.errors.append(ConfigError(f"duplicate key {key!r}{where}; the later value would win",
                                               file=doc.marks.file, line=_pos(key_node)[0],
                                               col=_pos(key_node)[1], path=dotted(sub)))
+            if i >= merged:
+                written.add(key)  # a key written here may override a merged one, not another written one
             doc.marks.keys[sub] = _pos(key_node)
             out[key] = _build(loader, value_node, sub, doc)
         return out
@@ -154,13 +161,19 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, path: JsonPath, doc: YamlDo
     return loader.construct_object(node)
 
 
-def get_path(data: Any, path: JsonPath) -> Any:
-    """The value at ``path`` in ``data``, or None when any step is missing."""
-    for part in path:
-        if isinstance(part, int):
-            if not isinstance(data, list) or part >= len(data):
-                return None
-        elif not isinstance(data, Mapping):
-            return None
-        data = data[part] if isinstance(part, int) else data.get(part)
-    return data
+def plain_data(value: Any) -> Any:
+    """A copy of in-memory configuration data as YAML would give it: str-keyed dicts and lists."""
+    if isinstance(value, Mapping):
+        return {str(k): plain_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain_data(v) for v in value]
+    return value
+
+
+def display_path(path: Path) -> str:
+    """How errors name a file: relative to the current directory when inside it, else absolute."""
+    path = path.absolute()
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

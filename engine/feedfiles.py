@@ -1,0 +1,284 @@
+"""Feed sets: ``feeds.d/<feed_set>/*.yaml`` loaded, checked against the connectors, built into FeedDefs.
+
+One file holds one feed. Each file is validated against ``schemas/feed.schema.json``,
+then against what the connectors can do (a resource the source can read, the
+target can write or fetch), its cron expressions, JMESPath expressions and
+mapping file. A :class:`~engine.feeds.FeedDef` is built only from a clean file;
+integrations then apply their overrides (:func:`apply_overrides`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from croniter import croniter
+
+from engine.connector import Connector, Resource
+from engine.errors import ConfigError, Severity
+from engine.feeds import Endpoint, FeedDef, RetryPolicy
+from engine.mapping import Compiler
+from engine.mappingfiles import LoadedMapping, MappingLoader, check_expression, check_rules
+from engine.rules import compile_rules
+from engine.schemacheck import did_you_mean, load_schema, one_of, schema_errors
+from engine.yamlio import JsonPath, Marks, dotted, load_yaml_file
+
+_DURATION = re.compile(r"^([1-9][0-9]*)([dhms])$")
+_UNITS = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+_SIDES = {"inbound": ("store", "hub"), "outbound": ("hub", "store")}
+_VERBS = {"read": "read", "write": "written", "fetch": "fetched"}
+
+
+def parse_duration(value: Any) -> timedelta | None:
+    """``30d`` / ``12h`` / ``15m`` / ``90s`` or whole seconds as a timedelta; None if not valid."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return timedelta(seconds=value)
+    m = _DURATION.match(value) if isinstance(value, str) else None
+    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))}) if m else None
+
+
+def cron_problem(expression: str) -> str | None:
+    """None if ``expression`` is a usable cron expression of 5 or 6 fields, else why not."""
+    fields = expression.split()
+    if len(fields) not in (5, 6):
+        return (f"it has {len(fields)} field(s); write 5 (minute hour day-of-month month day-of-week) "
+                f"or 6 (the same plus seconds)")
+    try:
+        croniter(expression)
+    except Exception as exc:  # croniter's errors have no common public base
+        return str(exc)
+    return None
+
+
+def check_cron(value: Any, marks: Marks, path: JsonPath, errors: list[ConfigError]) -> None:
+    """Append an error at ``path`` if the string ``value`` is not a valid cron expression."""
+    if isinstance(value, str) and value.strip():
+        problem = cron_problem(value)
+        if problem:
+            errors.append(marks.error(path, f"{dotted(path)} {value!r} is not a valid cron expression: {problem}"))
+
+
+def retry_policy(data: Mapping[str, Any]) -> RetryPolicy:
+    """A RetryPolicy from a validated ``retry`` mapping (missing keys take the defaults)."""
+    default = RetryPolicy()
+    expire_after = parse_duration(data.get("expire_after")) or default.expire_after
+    return RetryPolicy(
+        schedule=data.get("schedule", default.schedule),
+        expire_after=expire_after,
+        on_expiry=Severity(data.get("on_expiry", default.on_expiry.value)),
+        max_attempts=data.get("max_attempts", default.max_attempts),
+    )
+
+
+def check_retry(retry: Any, marks: Marks, base: JsonPath, errors: list[ConfigError]) -> None:
+    """Check a ``retry`` mapping's cron (its duration is checked by the schema)."""
+    if isinstance(retry, Mapping):
+        check_cron(retry.get("schedule"), marks, (*base, "schedule"), errors)
+
+
+@dataclass(frozen=True)
+class FeedSet:
+    """What a feed set is checked against.
+
+    Attributes:
+        name: The set's folder name under ``feeds_dir``.
+        folder: That folder.
+        store: The connector classes (in use) whose feed set this is.
+        hub: The hub connector class (None when it is unknown; reported elsewhere).
+    """
+
+    name: str
+    folder: Path
+    store: Sequence[type[Connector]]
+    hub: type[Connector] | None
+
+
+@dataclass
+class LoadedFeed:
+    """One feed file: its standard FeedDef (None when the file has problems) and where it came from."""
+
+    file: str
+    marks: Marks
+    feed: FeedDef | None
+    mapping: LoadedMapping | None
+
+
+def load_feed_set(feed_set: FeedSet, mappings: MappingLoader, compiler: Compiler,
+                  display: Callable[[Path], str], errors: list[ConfigError]) -> dict[str, LoadedFeed]:
+    """Load every feed file of ``feed_set`` (none when its folder does not exist).
+
+    Problems are appended to ``errors``; feeds with problems have ``feed=None``.
+    """
+    if not feed_set.folder.is_dir():
+        return {}
+    out: dict[str, LoadedFeed] = {}
+    for path in sorted(p for p in feed_set.folder.iterdir()
+                       if p.suffix in (".yaml", ".yml") and p.is_file() and not p.name.startswith(".")):
+        loaded = _load_feed(path, feed_set, mappings, compiler, display(path), errors)
+        if loaded is None:
+            continue
+        name, feed_file = loaded
+        if name in out:
+            first = out[name]
+            line = (first.marks.value(("name",)) or (0, 0))[0]
+            errors.append(feed_file.marks.error(("name",), f"feed name {name!r} is defined twice in feed set "
+                                                           f"{feed_set.name!r}: in {first.file} (line {line}) "
+                                                           f"and in {feed_file.file}"))
+            continue
+        out[name] = feed_file
+    return out
+
+
+def _load_feed(path: Path, feed_set: FeedSet, mappings: MappingLoader, compiler: Compiler, file: str,
+               errors: list[ConfigError]) -> tuple[str, LoadedFeed] | None:
+    try:
+        doc = load_yaml_file(path, file)
+    except ConfigError as exc:
+        errors.append(exc)
+        return None
+    marks, data = doc.marks, doc.data
+    found: list[ConfigError] = list(doc.errors)
+    if not isinstance(data, Mapping):
+        errors.extend([*found, marks.error((), "a feed file must be a mapping (name, direction, source, "
+                                               "target, schedule, ...)")])
+        return None
+    found.extend(schema_errors(data, load_schema("feed"), marks, what="feed"))
+    source = _check_endpoint(data, "source", "read", feed_set, marks, found)
+    direction = data.get("direction")
+    _check_endpoint(data, "target", "fetch" if direction == "check" else "write", feed_set, marks, found)
+    _check_sides(data, marks, found)
+    check_cron(data.get("schedule"), marks, ("schedule",), found)
+    check_retry(data.get("retry"), marks, ("retry",), found)
+    check_expression(compiler, data.get("label"), marks, ("label",), "label", found)
+    check_rules(data.get("rules"), compiler, marks, ("rules",), found)
+    if "compare" in data and direction != "check" and direction in _SIDES:
+        found.append(marks.error(("compare",), f"'compare' is for check feeds; this feed's direction is "
+                                               f"{direction!r}", at_key=True))
+    mapping = None
+    if isinstance(data.get("mapping"), str) and data["mapping"].strip():
+        mapping = mappings.load(data["mapping"], feed_set.name, marks, ("mapping",), found)
+    if mapping is not None and mapping.fields:
+        for key in ("fields", "compare"):
+            for i, name in enumerate(data.get(key) or []):
+                if isinstance(name, str) and name not in mapping.fields:
+                    found.append(marks.error((key, i), f"{key}: {name!r} is not a field mapping {mapping.file} "
+                                                       f"produces ({one_of(mapping.fields)})"
+                                                       f"{did_you_mean(name, mapping.fields)}"))
+    errors.extend(found)
+    name = data.get("name")
+    if not isinstance(name, str):
+        return None
+    feed = None if found else _build(data, file, source, mapping, compiler)
+    return name, LoadedFeed(file=file, marks=marks, feed=feed, mapping=mapping)
+
+
+def _check_sides(data: Mapping[str, Any], marks: Marks, errors: list[ConfigError]) -> None:
+    direction = data.get("direction")
+    if direction not in _SIDES:
+        return
+    for key, want in zip(("source", "target"), _SIDES[direction], strict=True):
+        endpoint = data.get(key)
+        side = endpoint.get("side") if isinstance(endpoint, Mapping) else None
+        if side in ("store", "hub") and side != want:
+            why = " (only outbound feeds write to the store)" if side == "store" and key == "target" else ""
+            errors.append(marks.error((key, "side"), f"an {direction} feed goes {_SIDES[direction][0]} -> "
+                                                     f"{_SIDES[direction][1]}: {key}.side must be {want!r}, "
+                                                     f"not {side!r}{why}"))
+
+
+def _check_endpoint(data: Mapping[str, Any], key: str, need: str, feed_set: FeedSet, marks: Marks,
+                    errors: list[ConfigError]) -> Resource | None:
+    endpoint = data.get(key)
+    if not isinstance(endpoint, Mapping):
+        return None
+    side, name = endpoint.get("side"), endpoint.get("resource")
+    if side not in ("store", "hub") or not isinstance(name, str):
+        return None
+    classes = list(feed_set.store) if side == "store" else [feed_set.hub] if feed_set.hub else []
+    found = None
+    for cls in classes:
+        able = sorted(n for n, r in cls.resources.items() if getattr(r, need))
+        resource = cls.resources.get(name)
+        why = " (check feeds look their records up on the target)" if need == "fetch" else ""
+        if resource is None:
+            errors.append(marks.error((key, "resource"), f"{key}.resource {name!r} is not a resource of the {side} "
+                                                         f"connector {cls.name!r}; resources it can "
+                                                         f"{need}{why}: {one_of(able)}"
+                                                         f"{did_you_mean(name, cls.resources)}"))
+        elif not getattr(resource, need):
+            errors.append(marks.error((key, "resource"), f"{key}.resource {name!r} of the {side} connector "
+                                                         f"{cls.name!r} cannot be {_VERBS[need]}{why}; resources "
+                                                         f"it can {need}: {one_of(able)}"))
+        elif found is None:
+            found = resource
+    return found
+
+
+def _endpoint(data: Mapping[str, Any]) -> Endpoint:
+    return Endpoint(side=data["side"], resource=data["resource"], params=dict(data.get("params") or {}))
+
+
+def _build(data: Mapping[str, Any], file: str, source: Resource | None, mapping: LoadedMapping | None,
+           compiler: Compiler) -> FeedDef:
+    rules = data.get("rules")
+    return FeedDef(
+        name=data["name"], direction=data["direction"], source=_endpoint(data["source"]),
+        target=_endpoint(data["target"]), schedule=data["schedule"],
+        mapping=mapping.compiled if mapping else None,
+        rules=compile_rules(rules, compiler, file=file) if rules else None,
+        key=data.get("key") or (source.key if source else None), label=data.get("label"),
+        batch_size=data.get("batch_size", 250), run_once=data.get("run_once", False),
+        write_mode=data.get("write_mode", "upsert"),
+        fields=tuple(data["fields"]) if data.get("fields") else None,
+        compare=tuple(data["compare"]) if data.get("compare") else None,
+        incremental=data.get("incremental", True), change_detection=data.get("change_detection", True),
+        retry=retry_policy(data.get("retry") or {}), enabled=data.get("enabled", True),
+        description=data.get("description", ""), file=file,
+    )
+
+
+def check_override(override: Any, compiler: Compiler, marks: Marks, base: JsonPath,
+                   errors: list[ConfigError]) -> None:
+    """Check the cron and expressions of an integration's ``feeds.<name>`` override."""
+    if not isinstance(override, Mapping):
+        return
+    check_cron(override.get("schedule"), marks, (*base, "schedule"), errors)
+    check_retry(override.get("retry"), marks, (*base, "retry"), errors)
+    check_rules(override.get("rules"), compiler, marks, (*base, "rules"), errors)
+
+
+def apply_overrides(loaded: LoadedFeed, override: Mapping[str, Any], maps: Mapping[str, Mapping[str, Any]],
+                    compiler: Compiler, file: str) -> FeedDef:
+    """The feed as one integration runs it: overrides applied, the integration's value maps in its mapping.
+
+    ``enabled``, ``schedule``, ``batch_size``, ``retry`` and ``rules`` replace the
+    feed's own; ``params`` and ``target_params`` are merged into the source's and
+    the target's params. Call only for clean feeds and checked overrides.
+
+    Raises:
+        MappingError: An override rule does not compile (the checks should have said so first).
+    """
+    feed = loaded.feed
+    assert feed is not None, "apply_overrides needs a clean feed"
+    changes: dict[str, Any] = {}
+    for key in ("enabled", "schedule", "batch_size"):
+        if key in override:
+            changes[key] = override[key]
+    if "retry" in override:
+        changes["retry"] = retry_policy(override["retry"] or {})
+    if "rules" in override:
+        rules = override["rules"] or []
+        changes["rules"] = compile_rules(rules, compiler, file=file) if rules else None
+    if override.get("params"):
+        changes["source"] = dataclasses.replace(feed.source, params={**feed.source.params, **override["params"]})
+    if override.get("target_params"):
+        changes["target"] = dataclasses.replace(feed.target,
+                                                params={**feed.target.params, **override["target_params"]})
+    if loaded.mapping is not None and maps:
+        changes["mapping"] = loaded.mapping.with_maps(maps)
+    return dataclasses.replace(feed, **changes) if changes else feed
