@@ -156,9 +156,11 @@ def _load_feed(path: Path, feed_set: FeedSet, mappings: MappingLoader, compiler:
     check_retry(data.get("retry"), marks, ("retry",), found)
     check_expression(compiler, data.get("label"), marks, ("label",), "label", found)
     check_rules(data.get("rules"), compiler, marks, ("rules",), found)
-    if "compare" in data and direction != "check" and direction in _SIDES:
-        found.append(marks.error(("compare",), f"'compare' is for check feeds; this feed's direction is "
-                                               f"{direction!r}", at_key=True))
+    if "compare" in data and direction == "inbound":
+        found.append(marks.error(("compare",), "'compare' is for check and outbound feeds; this feed's direction "
+                                               "is 'inbound'", at_key=True))
+    elif "compare" in data and direction == "outbound":
+        _check_endpoint(data, "target", "fetch", feed_set, marks, found)
     mapping = None
     if isinstance(data.get("mapping"), str) and data["mapping"].strip():
         mapping = mappings.load(data["mapping"], feed_set.name, marks, ("mapping",), found)

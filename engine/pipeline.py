@@ -50,6 +50,10 @@ class _Item:
     mapped: list[dict[str, Any]] = field(default_factory=list)
 
 
+# (target key, source item, mapped record, what the target did with it)
+_Outcome = tuple[str, _Item, dict[str, Any], WriteOutcome]
+
+
 @dataclass
 class PageResult:
     """What a page did (counts are added to the execution's)."""
@@ -73,7 +77,9 @@ class Pipeline:
         self.label = run.compiler.compile(feed.label) if feed.label else None
         self.rule_doc_base = {"integration": {"name": run.integration.name, "maps": run.maps},
                               "params": dict(feed.source.params)}
+        # Set by the runner from one query at run start: skip per-page lookups when nothing is open.
         self.check_parked = True
+        self.check_causes = True
 
     # -- the page ------------------------------------------------------------------------------
 
@@ -97,7 +103,7 @@ class Pipeline:
                         self._route(item, match.severity, match.message, match.rule.hint,
                                     match.rule.name or match.rule.when, counts, events, parks, bells)
                         continue
-                item.mapped = feed.mapping.apply(raw, run.maps) if feed.mapping else [raw]
+                item.mapped = feed.mapping.apply(raw) if feed.mapping else [raw]
             except MappingError as exc:
                 self._route(item, exc.severity, run.mask(f"{exc} (feed {feed.name}, record {item.key})"),
                             _HINTS["MappingError"], f"MappingError:{exc.field}", counts, events, parks, bells,
@@ -105,7 +111,7 @@ class Pipeline:
                 continue
             items.append(item)
 
-        outcomes: list[tuple[_Item, dict[str, Any], WriteOutcome]] = []
+        outcomes: list[_Outcome] = []
         if feed.direction == "check":
             self._compare(items, counts, events, bells)
         elif run.target_side == "store":
@@ -116,9 +122,9 @@ class Pipeline:
             passed = self._tally(outcomes, counts, events, parks, bells)
             if run.target_side == "store" and feed.change_detection:
                 journal.record_ledger(session, [
-                    {"integration": run.integration.name, "feed": feed.name, "record_key": o.key,
+                    {"integration": run.integration.name, "feed": feed.name, "record_key": k,
                      "digest": digest(m), "remote_id": o.remote_id, "written_at": now}
-                    for _, m, o in outcomes if o.action != "error"])
+                    for k, _, m, o in outcomes if o.action != "error"])
             if feed.direction == "check":
                 passed = [i.key for i in items if i.key not in {b[0].key for b in bells if b[0]}]
             notes = self._book(session, now, passed, events, parks, bells, counts, recheck)
@@ -152,9 +158,10 @@ class Pipeline:
             counts["errors"] += 1
             bells.append((item, kind, message, hint, details))
 
-    def _write_store(self, items: list[_Item], counts: dict[str, int]) -> list[tuple[_Item, dict[str, Any], WriteOutcome]]:
+    def _write_store(self, items: list[_Item], counts: dict[str, int]) -> list[_Outcome]:
         run, feed = self.run, self.feed
         pairs = self._pairs(items)
+        same: list[_Outcome] = []
         if feed.change_detection and pairs:
             with run.sessions() as s:
                 known = journal.ledger_digests(s, run.integration.name, feed.name, [k for k, _, _ in pairs])
@@ -165,9 +172,32 @@ class Pipeline:
                 else:
                     fresh.append((k, item, m))
             pairs = fresh
-        return self._call_write(pairs, None)
+            if feed.compare and pairs:
+                pairs, same = self._already_there(pairs, set(known))  # counted by _tally
+        return same + self._call_write(pairs, None)
 
-    def _write(self, session: Any, items: list[_Item]) -> list[tuple[_Item, dict[str, Any], WriteOutcome]]:
+    def _already_there(self, pairs: list[tuple[str, _Item, dict[str, Any]]],
+                       pushed: set[str]) -> tuple[list[tuple[str, _Item, dict[str, Any]]], list[_Outcome]]:
+        """Keys never pushed: fetch the target's record; equal on ``compare`` fields means nothing to push."""
+        run, feed = self.run, self.feed
+        first = [p for p in pairs if p[0] not in pushed]
+        if not first:
+            return pairs, []
+        ctx = RunContext(integration=run.integration.name, feed=feed.name, mode=run.mode, params=feed.target.params,
+                         log=run.log)
+        theirs = {str(r.get(self.target_key)): r
+                  for r in run.target.fetch(feed.target.resource, [k for k, _, _ in first], ctx=ctx)}
+        fields = feed.compare or ()
+        todo, same = [], []
+        for k, item, m in pairs:
+            other = theirs.get(k) if k not in pushed else None
+            if other is not None and all(m.get(f) == other.get(f) for f in fields):
+                same.append((k, item, m, WriteOutcome(k, "unchanged")))
+            else:
+                todo.append((k, item, m))
+        return todo, same
+
+    def _write(self, session: Any, items: list[_Item]) -> list[_Outcome]:
         return self._call_write(self._pairs(items), session)
 
     def _pairs(self, items: list[_Item]) -> list[tuple[str, _Item, dict[str, Any]]]:
@@ -180,9 +210,9 @@ class Pipeline:
         return pairs
 
     def _call_write(self, pairs: list[tuple[str, _Item, dict[str, Any]]],
-                    session: Any) -> list[tuple[_Item, dict[str, Any], WriteOutcome]]:
+                    session: Any) -> list[_Outcome]:
         run, feed = self.run, self.feed
-        out: list[tuple[_Item, dict[str, Any], WriteOutcome]] = []
+        out: list[_Outcome] = []
         ctx = RunContext(integration=run.integration.name, feed=feed.name, mode=run.mode,
                          params=feed.target.params, session=session, write_mode=feed.write_mode,
                          fields=feed.fields, log=run.log)
@@ -193,13 +223,13 @@ class Pipeline:
             if len(result) != len(chunk):
                 raise EngineError(f"connector {run.target.name!r} returned {len(result)} outcomes for "
                                   f"{len(chunk)} records written to {feed.target.resource!r}")
-            out.extend((item, m, o) for (_, item, m), o in zip(chunk, result, strict=True))
+            out.extend((k, item, m, o) for (k, item, m), o in zip(chunk, result, strict=True))
         return out
 
-    def _tally(self, outcomes: list[tuple[_Item, dict[str, Any], WriteOutcome]], counts: dict[str, int],
+    def _tally(self, outcomes: list[_Outcome], counts: dict[str, int],
                events: list[dict[str, Any]], parks: list[Any], bells: list[Any]) -> list[str]:
         failed: set[str] = set()
-        for item, _, o in outcomes:
+        for _, item, _, o in outcomes:
             if o.action == "error":
                 err = o.error or RecordError("the target reported an error without details")
                 if item.key in failed:
@@ -210,7 +240,7 @@ class Pipeline:
                             counts, events, parks, bells, details=self.run.mask_obj(getattr(err, "context", None)))
             else:
                 counts[o.action] += 1
-        return [item.key for item, _, o in outcomes if item.key not in failed]
+        return list(dict.fromkeys(item.key for _, item, _, _ in outcomes if item.key not in failed))
 
     def _compare(self, items: list[_Item], counts: dict[str, int], events: list[dict[str, Any]],
                  bells: list[Any]) -> None:
@@ -253,7 +283,7 @@ class Pipeline:
                 events.extend(self._event(k, "info", f"record {was[k].record_label or k} passed after "
                                                       f"{was[k].attempts} check(s) and was processed", None)
                               for k in was)
-        if passed:
+        if self.check_causes and passed:
             journal.resolve_causes(session, integration=name, feed=feed.name, record_keys=passed, now=now)
         if parks:
             self._park(session, now, parks, events, bells, counts, recheck)

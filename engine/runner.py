@@ -127,7 +127,7 @@ class Runner:
             with source, target:
                 run = FeedRun(integration=integ, feed=fd, source=source, target=target, sessions=eng.sessions,
                               compiler=eng.compiler, clock=eng.clock, tz=eng.tz, mode=self._mode(integ),
-                              masker=eng.masker, maps=eng.maps(integ), execution_id=execution_id)
+                              masker=eng.masker, maps=eng.maps(integ, fd), execution_id=execution_id)
                 pipe = Pipeline(run)
                 ctx = RunContext(integration=integ.name, feed=fd.name, mode=run.mode, params=fd.source.params,
                                  log=run.log)
@@ -136,6 +136,7 @@ class Runner:
                 else:
                     with eng.sessions() as s:
                         pipe.check_parked = journal.count_parked(s, integ.name, fd.name) > 0
+                        pipe.check_causes = journal.count_open_causes(s, integ.name, fd.name) > 0
                     pages = source.read(fd.source.resource, cursor=cursor, ctx=ctx)
                 for page in pages:
                     if page is None:

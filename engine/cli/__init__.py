@@ -36,8 +36,20 @@ def _load_commands() -> None:
 _load_commands()
 
 
+def add_plugin_commands(group: click.Group) -> None:
+    """Let installed plugins add their commands (``register_commands``); a broken plugin only warns."""
+    from engine.errors import PluginError
+    from engine.plugins import Hooks, build_manager
+
+    try:
+        Hooks(build_manager()).register_commands(group)
+    except PluginError as exc:
+        click.echo(f"warning: plugin commands not loaded: {exc}", err=True)
+
+
 def main() -> None:
     """Console-script entry point."""
+    add_plugin_commands(cli)
     cli(prog_name="connect-engine")
 
 

@@ -102,6 +102,15 @@ def resolve_causes(session: Session, *, integration: str, feed: str, record_keys
         ).values(resolved_at=now))
 
 
+def count_open_causes(session: Session, integration: str, feed: str) -> int:
+    """How many unresolved record-level notifications the feed has."""
+    from sqlalchemy import func
+
+    return int(session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.integration == integration, Notification.feed == feed,
+        Notification.record_key.is_not(None), Notification.resolved_at.is_(None))) or 0)
+
+
 def notification_info(row: Notification) -> NotificationInfo:
     """Detach a notification row."""
     return NotificationInfo(id=row.id, integration=row.integration, feed=row.feed, record_key=row.record_key,
@@ -161,8 +170,8 @@ def ledger_digests(session: Session, integration: str, feed: str, keys: Sequence
     """What this feed last wrote for these keys (digest by key)."""
     out: dict[str, bytes] = {}
     for part in chunks(list(keys)):
-        out.update(session.execute(select(Ledger.record_key, Ledger.digest).where(
-            Ledger.integration == integration, Ledger.feed == feed, Ledger.record_key.in_(part))).tuples())
+        out.update((k, d) for k, d in session.execute(select(Ledger.record_key, Ledger.digest).where(
+            Ledger.integration == integration, Ledger.feed == feed, Ledger.record_key.in_(part))))
     return out
 
 

@@ -9,6 +9,8 @@ from engine.hookspecs import hookimpl
 from engine.sandbox import SandboxSpec
 
 if TYPE_CHECKING:
+    import click
+
     from engine.connector import Connector
 
 
@@ -34,3 +36,11 @@ def register_sandboxes() -> list[SandboxSpec]:
     """The Shopify sandbox (``connect-engine sandbox shopify --port 8081``)."""
     return [SandboxSpec(name="shopify", description="A fake Shopify Admin REST API on loopback (products, "
                         "orders, inventory, fulfillments)", main=_sandbox_main)]
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    """``connect-engine demo``: the whole cycle against the sandbox on a fresh demo database."""
+    from plugins.shopify.demo import demo_command
+
+    cli.add_command(demo_command)
