@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
@@ -25,12 +25,26 @@ from engine.store.db import make_db
 from engine.store.models import Base, Event, Execution, Notification
 from engine.store.records import ExecutionInfo, NotificationInfo
 
+if TYPE_CHECKING:
+    from engine.connector import Check
+    from engine.golive import ModeChangeInfo, ModeReport
+    from engine.parked import ParkedInfo
+    from engine.scheduler import Scheduler, TickResult, WorkItem
+
 log = logging.getLogger(__name__)
 
 
 def utcnow() -> datetime:
     """The real clock (tz-aware UTC)."""
     return datetime.now(timezone.utc)
+
+
+def _ensure_folders(config: EngineConfig) -> None:
+    """Create the data folder and a SQLite file's folder (the embedded default lives in ./var)."""
+    Path(config.data_dir).mkdir(parents=True, exist_ok=True)
+    url = config.database_url
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
+        Path(url[len("sqlite:///"):].split("?")[0]).parent.mkdir(parents=True, exist_ok=True)
 
 
 class Engine:
@@ -50,6 +64,7 @@ class Engine:
         self.connectors: dict[str, type[Connector]] = hooks.connectors()
         self.masker = Masker(config.secrets)
         install_log_filter(self.masker)
+        _ensure_folders(config)
         self.db, self.sessions = make_db(config.database_url)
         self._models_loaded = hooks.pm.hook.register_models()
         if migrate:
@@ -120,9 +135,10 @@ class Engine:
             known = ", ".join(sorted(integ.feeds)) or "none"
             raise ConfigError(f"integration {integration!r} has no feed {name!r}; known: {known}") from None
 
-    def maps(self, integ: IntegrationDef) -> dict[str, Mapping[str, Any]]:
-        """Value maps an integration's mappings and rules see (its own override the files')."""
-        return dict(integ.maps)
+    def maps(self, integ: IntegrationDef, feed: FeedDef | None = None) -> dict[str, Mapping[str, Any]]:
+        """Value maps a feed's rules see: its mapping file's, overridden by the integration's own."""
+        base = dict(feed.mapping.maps) if feed is not None and feed.mapping is not None else {}
+        return {**base, **integ.maps}
 
     def connector_for(self, integ: IntegrationDef | None, side: str) -> Connector:
         """A fresh connector instance for a side of a feed (``store`` of ``integ``, or ``hub``)."""
@@ -203,3 +219,81 @@ class Engine:
             q = q.where(Notification.id.in_(list(ids)))
         with self.sessions.begin() as s:
             return int(s.execute(q).rowcount)  # type: ignore[attr-defined]
+
+    # -- operations: scheduling, parked records, modes (engine.scheduler, engine.serve, engine.parked,
+    #    engine.golive) ---------------------------------------------------------------------------
+
+    @property
+    def scheduler(self) -> Scheduler:
+        """This engine's scheduler (made on first use; it caches cron slots between ticks)."""
+        from engine.scheduler import Scheduler
+
+        if getattr(self, "_scheduler", None) is None:
+            self._scheduler = Scheduler(self)
+        return self._scheduler
+
+    def due(self, now: datetime | None = None) -> list[WorkItem]:
+        """Feed runs and parked re-checks due at ``now`` (default: the clock), oldest first."""
+        return self.scheduler.due(now)
+
+    def tick(self, now: datetime | None = None, *, trigger: str = "schedule", pool_size: int | None = None,
+             stop: threading.Event | None = None) -> list[TickResult]:
+        """Close runs of dead processes, then run what is due at ``now`` in a local pool and wait for it."""
+        from engine.serve import reap_dead
+
+        reap_dead(self, now)
+        return self.scheduler.tick(now, trigger=trigger, pool_size=pool_size, stop=stop)
+
+    def reap(self, now: datetime | None = None) -> list[ExecutionInfo]:
+        """Mark executions left running by dead processes (lease expired) as failed; return them."""
+        from engine.serve import reap_dead
+
+        return reap_dead(self, now)
+
+    def parked(self, *, integration: str | None = None, feed: str | None = None) -> list[ParkedInfo]:
+        """Parked records with reason, attempts and next check, next check first."""
+        from engine.parked import list_parked
+
+        return list_parked(self, integration=integration, feed=feed)
+
+    def retry_parked(self, ids: Sequence[int] | None = None) -> list[TickResult]:
+        """Re-check parked records now (exactly ``ids``, or all); one execution per feed."""
+        from engine.parked import retry_parked
+
+        return retry_parked(self, ids)
+
+    def drop_parked(self, ids: Sequence[int], *, reason: str | None = None) -> list[ParkedInfo]:
+        """Give up on parked records; an info event records it."""
+        from engine.parked import drop_parked
+
+        return drop_parked(self, ids, reason=reason)
+
+    def verify(self, integration: str) -> list[Check]:
+        """The go-live checks of an integration, without switching anything."""
+        from engine.golive import verify
+
+        return verify(self, integration)
+
+    def go_live(self, integration: str, *, force: bool = False, reason: str | None = None) -> ModeReport:
+        """Verify, then switch to live if every check passed (or ``force``, recorded as forced)."""
+        from engine.golive import go_live
+
+        return go_live(self, integration, force=force, reason=reason)
+
+    def go_test(self, integration: str, *, reason: str | None = None) -> ModeReport:
+        """Switch back to test mode (outbound feeds stop); recorded in the audit trail."""
+        from engine.golive import go_test
+
+        return go_test(self, integration, reason=reason)
+
+    def current_modes(self) -> dict[str, str]:
+        """The current mode of every configured integration."""
+        from engine.golive import current_modes
+
+        return current_modes(self)
+
+    def mode_history(self, integration: str | None = None) -> list[ModeChangeInfo]:
+        """Every mode switch (of one integration, or all), oldest first, with time, reason and checks."""
+        from engine.golive import history
+
+        return history(self, integration)

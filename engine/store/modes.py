@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.store.models import IntegrationState, ModeChange
@@ -17,11 +18,14 @@ def get_mode(session: Session, name: str, initial: str, now: datetime) -> str:
     """The integration's current mode; the first call records engine.yaml's initial mode."""
     row = session.get(IntegrationState, name)
     if row is None:
-        row = IntegrationState(name=name, mode=initial, changed_at=now)
-        session.add(row)
-        session.add(ModeChange(integration=name, from_mode=None, to_mode=initial, at=now,
-                               reason="initial mode from the configuration", forced=False))
-        session.flush()
+        try:
+            with session.begin_nested():  # two workers may record the first mode at once
+                row = IntegrationState(name=name, mode=initial, changed_at=now)
+                session.add(row)
+                session.add(ModeChange(integration=name, from_mode=None, to_mode=initial, at=now,
+                                       reason="initial mode from the configuration", forced=False))
+        except IntegrityError:
+            row = session.get_one(IntegrationState, name)
     return row.mode
 
 

@@ -1,0 +1,237 @@
+"""The scheduler: what is due (cron slots in the configured zone, once after downtime), and ticks that run it."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import event, select
+
+from engine import hookimpl
+from engine.scheduler import SlotCache
+from engine.store import journal, locks
+from engine.store.models import Execution, FeedState, Parked
+from engine.store.upsert import upsert
+from tests.support import opsstore
+from tests.support.opsstore import Clock, make_engine
+
+T0 = datetime(2024, 5, 1, 10, 0, 5, tzinfo=UTC)
+ONLY_ITEMS = {"import_levels": {"enabled": False}, "check_stock": {"enabled": False}}
+
+
+def due_names(engine: Any) -> list[tuple[str, str, str, str]]:
+    return sorted((i.kind, i.integration, i.feed, i.reason) for i in engine.due())
+
+
+def executions_of(engine: Any, feed: str) -> list[Execution]:
+    with engine.sessions() as s:
+        return list(s.scalars(select(Execution).where(Execution.feed == feed).order_by(Execution.id)))
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(T0)
+
+
+def test_never_run_feeds_are_due_but_not_disabled_ones_nor_outbound_in_test_mode(tmp_path: Path, db_url: str,
+                                                                                 clock: Clock) -> None:
+    integrations = {"shop": {"settings": {"items": 3}, "feeds": {"check_stock": {"enabled": False}}}}
+    with make_engine(tmp_path, db_url, integrations, clock) as engine:
+        assert due_names(engine) == [("feed", "shop", "import_items", "never ran"),
+                                     ("feed", "shop", "import_levels", "never ran")]
+        assert [i.scheduled_for for i in engine.due() if i.feed == "import_items"] == [
+            datetime(2024, 5, 1, 10, 0, tzinfo=UTC)]
+
+
+def test_a_feed_that_missed_many_slots_runs_once_and_run_once_feeds_only_once(tmp_path: Path, db_url: str,
+                                                                              clock: Clock) -> None:
+    # One at a time, oldest slot first: the stock check runs after the stock import it compares.
+    with make_engine(tmp_path, db_url, {"shop": {"settings": {"items": 3}}}, clock,
+                     scheduler={"pool_size": 1}) as engine:
+        first = engine.tick()
+        assert sorted((r.item.feed, r.status) for r in first) == [
+            ("check_stock", "success"), ("import_items", "success"), ("import_levels", "success")]
+        assert engine.due() == []
+
+        clock.advance(hours=5)  # twenty 15-minute slots missed while the engine was down
+        assert due_names(engine) == [("feed", "shop", "import_items", "schedule")]
+        [again] = engine.tick()
+        assert again.item.scheduled_for == datetime(2024, 5, 1, 15, 0, tzinfo=UTC)
+        assert again.execution is not None and again.execution.trigger == "schedule"
+        assert engine.due() == []
+        assert len(executions_of(engine, "import_items")) == 2
+
+        clock.advance(days=400)  # the run-once import's yearly slot came round twice: still not due
+        assert "import_levels" not in {i.feed for i in engine.due()}
+        refused = engine.run("import_levels", "shop")
+        assert refused.status == "skipped" and "runs once" in (refused.message or "")
+        assert engine.run("import_levels", "shop", force=True).status == "success"
+
+
+def test_per_integration_schedule_in_the_configured_time_zone(tmp_path: Path, db_url: str, clock: Clock) -> None:
+    clock.now = datetime(2024, 6, 1, 23, 30, tzinfo=UTC)  # 01:30 on June 2nd in Amsterdam
+    integrations = {
+        "nightly": {"settings": {"items": 2}, "feeds": {**ONLY_ITEMS, "import_items": {"schedule": "0 2 * * *"}}},
+        "often": {"settings": {"items": 2}, "feeds": ONLY_ITEMS},
+    }
+    with make_engine(tmp_path, db_url, integrations, clock, timezone="Europe/Amsterdam") as engine:
+        assert {r.item.integration: r.status for r in engine.tick()} == {"nightly": "success", "often": "success"}
+        clock.now = datetime(2024, 6, 1, 23, 59, tzinfo=UTC)
+        assert due_names(engine) == [("feed", "often", "import_items", "schedule")]
+        engine.tick()
+        clock.now = datetime(2024, 6, 2, 0, 0, 30, tzinfo=UTC)  # 02:00:30 in Amsterdam
+        due = {i.integration: i.scheduled_for for i in engine.due()}
+        assert due == {"nightly": datetime(2024, 6, 2, 2, 0, tzinfo=ZoneInfo("Europe/Amsterdam")),
+                       "often": datetime(2024, 6, 2, 0, 0, tzinfo=UTC)}
+        engine.tick()
+        with engine.sessions() as s:
+            state = s.get(FeedState, ("nightly", "import_items"))
+            assert state is not None and state.last_scheduled_for == datetime(2024, 6, 2, 0, 0, tzinfo=UTC)
+
+
+def test_a_tick_runs_independent_feeds_at_the_same_time(tmp_path: Path, db_url: str, clock: Clock) -> None:
+    # Each read waits at a two-party barrier: run one after the other, the first would time out and fail.
+    opsstore.BARRIERS["pair"] = threading.Barrier(2, timeout=30)
+    settings = {"items": 2, "barrier": "pair"}
+    integrations = {"a": {"settings": settings, "feeds": ONLY_ITEMS}, "b": {"settings": settings, "feeds": ONLY_ITEMS}}
+    with make_engine(tmp_path, db_url, integrations, clock, scheduler={"pool_size": 2}) as engine:
+        results = engine.tick()
+    assert sorted((r.item.integration, r.status) for r in results) == [("a", "success"), ("b", "success")]
+
+
+def test_a_feed_locked_elsewhere_is_skipped_not_failed_and_stays_due(tmp_path: Path, db_url: str,
+                                                                     clock: Clock) -> None:
+    with make_engine(tmp_path, db_url, {"shop": {"settings": {"items": 2}, "feeds": ONLY_ITEMS}}, clock) as engine:
+        with engine.sessions.begin() as s:
+            locks.acquire(s, "shop", "import_items", holder="other-host:1:x", lease=timedelta(seconds=60), now=T0)
+        [result] = engine.tick()
+        assert result.status == "locked" and "already running since" in (result.locked or "")
+        assert executions_of(engine, "import_items") == []
+        assert due_names(engine) == [("feed", "shop", "import_items", "never ran")]
+
+        clock.advance(seconds=61)  # the other holder never renewed: its lease ran out
+        [result] = engine.tick()
+        assert result.status == "success"
+
+
+def test_a_run_left_behind_by_a_dead_process_is_closed_and_resumed(tmp_path: Path, db_url: str,
+                                                                   clock: Clock) -> None:
+    with make_engine(tmp_path, db_url, {"shop": {"settings": {"items": 8}, "feeds": ONLY_ITEMS}}, clock) as engine:
+        with engine.sessions.begin() as s:  # what a process killed after its first page leaves behind
+            locks.acquire(s, "shop", "import_items", holder="dead:42:x", lease=timedelta(seconds=60), now=T0)
+            row = journal.start_execution(s, integration="shop", feed="import_items", trigger="schedule", now=T0,
+                                          holder="dead:42:x")
+            locks.attach(s, "shop", "import_items", holder="dead:42:x", execution_id=row.id)
+            journal.save_cursor(s, "shop", "import_items", {"after": 5}, T0)
+            upsert(s, FeedState.__table__, [{"integration": "shop", "feed": "import_items", "last_started_at": T0,
+                                             "last_scheduled_for": datetime(2024, 5, 1, 10, 0, tzinfo=UTC)}],
+                   key=["integration", "feed"])
+        dead = row.id
+        clock.advance(seconds=30)
+        assert engine.due() == [] and engine.reap() == []  # its lease still runs
+
+        clock.advance(seconds=31)
+        assert due_names(engine) == [("feed", "shop", "import_items", "resume")]
+        [result] = engine.tick()
+        with engine.sessions() as s:
+            old = s.get_one(Execution, dead)
+            assert old.status == "failed" and "stopped without finishing" in (old.message or "")
+            assert old.cursor_after == {"after": 5}
+        assert result.execution is not None and result.execution.status == "success"
+        assert result.execution.cursor_before == {"after": 5} and result.execution.counts["read"] == 3
+
+
+def test_an_interrupted_run_resumes_on_the_next_tick(tmp_path: Path, db_url: str, clock: Clock) -> None:
+    settings = {"items": 12, "page_size": 5}
+    with make_engine(tmp_path, db_url, {"shop": {"settings": settings, "feeds": ONLY_ITEMS}}, clock) as engine:
+        stop = threading.Event()
+        stop.set()  # as after SIGTERM: finish the page in hand, then stop
+        first = engine.run("import_items", "shop", trigger="schedule", stop=stop)
+        assert first.status == "interrupted" and first.counts["read"] == 5
+        assert due_names(engine) == [("feed", "shop", "import_items", "resume")]
+        [result] = engine.tick()
+        assert result.execution is not None and result.execution.counts["read"] == 7
+        assert opsstore.write_counts(engine.sessions) == {f"{i}": 1 for i in range(1, 13)}
+
+
+def test_parked_records_are_due_as_their_own_work_and_a_failed_recheck_waits(tmp_path: Path, db_url: str,
+                                                                              clock: Clock) -> None:
+    settings = {"items": 4, "fail_fetch": True}  # the store can be read, but re-reading by id fails
+    feeds = {**ONLY_ITEMS, "import_items": {"schedule": "0 0 * * *"}}
+    with make_engine(tmp_path, db_url, {"shop": {"settings": settings, "feeds": feeds}}, clock) as engine:
+        opsstore.edit(engine.config.data_dir, "shop", 2, status="pending")
+        engine.tick()
+        assert [p.record_key for p in engine.parked()] == ["2"]
+        assert engine.due() == []
+
+        clock.now = datetime(2024, 5, 1, 11, 0, 1, tzinfo=UTC)
+        assert due_names(engine) == [("parked", "shop", "import_items", "parked")]
+        [result] = engine.tick()
+        assert result.status == "failed" and result.execution is not None
+        assert result.execution.trigger == "retry" and "503" in (result.execution.message or "")
+        with engine.sessions() as s:
+            nxt = s.scalar(select(Parked.next_check_at))
+        assert nxt == datetime(2024, 5, 1, 12, 0, tzinfo=UTC)  # the next retry slot, not the next tick
+        assert engine.due() == []
+
+
+class Observer:
+    """A plugin that remembers every execution and notification it is told about."""
+
+    def __init__(self) -> None:
+        self.executions: list[Any] = []
+        self.notifications: list[Any] = []
+
+    @hookimpl
+    def execution_finished(self, execution: Any) -> None:
+        self.executions.append(execution)
+
+    @hookimpl
+    def notification_raised(self, notification: Any) -> None:
+        self.notifications.append(notification)
+
+
+def test_observers_hear_of_every_execution_and_notification(tmp_path: Path, db_url: str, clock: Clock) -> None:
+    seen = Observer()
+    integrations = {"shop": {"settings": {"items": 3}, "feeds": {"check_stock": {"enabled": False}}}}
+    with make_engine(tmp_path, db_url, integrations, clock, plugins=[seen]) as engine:
+        opsstore.edit(engine.config.data_dir, "shop", 3, status="broken")
+        ran = engine.tick()
+        skipped = engine.run("import_levels", "shop")
+    assert sorted(e.id for e in seen.executions) == sorted([*(r.execution.id for r in ran if r.execution),
+                                                            skipped.id])
+    assert [(n.feed, n.record_label) for n in seen.notifications] == [("import_items", "S3")]
+
+
+def test_slot_cache_counts_a_slot_at_now_and_reuses_its_window() -> None:
+    cache = SlotCache(ZoneInfo("UTC"))
+    at = datetime(2024, 5, 1, 10, 15, tzinfo=UTC)
+    assert cache.latest("*/15 * * * *", at) == at
+    assert cache.latest("*/15 * * * *", at - timedelta(microseconds=1)) == at - timedelta(minutes=15)
+    assert cache.next_slot("*/15 * * * *", at + timedelta(minutes=3)) == at + timedelta(minutes=15)
+    assert cache.earliest_next(at) == at + timedelta(minutes=15)
+    with pytest.raises(ValueError, match="invalid cron expression"):
+        cache.latest("61 * * * *", at)
+
+
+def test_due_costs_the_same_few_queries_for_two_or_forty_integrations(tmp_path: Path, db_url: str,
+                                                                       clock: Clock) -> None:
+    counts = []
+    for n in (2, 40):
+        root = tmp_path / str(n)
+        root.mkdir()
+        integrations = {f"shop-{i}": {"settings": {"items": 1}} for i in range(n)}
+        with make_engine(root, db_url, integrations, clock) as engine:
+            statements: list[str] = []
+
+            def record(*args: Any, seen: list[str] = statements) -> None:
+                seen.append(args[2])
+
+            event.listen(engine.db, "before_cursor_execute", record)
+            assert len(engine.due()) == 3 * n  # every feed but the outbound one (test mode)
+            counts.append(len([q for q in statements if q.lstrip().upper().startswith("SELECT")]))
+    assert counts[0] == counts[1] <= 5
