@@ -297,3 +297,25 @@ class Engine:
         from engine.golive import history
 
         return history(self, integration)
+
+    # -- hub operations (what a host service does to the hub) ----------------------------------
+
+    def set_stock(self, sku: str, quantity: int, warehouse: str | None = None) -> dict[str, Any]:
+        """Set the hub's stock of a SKU in a warehouse (default: the hub's default warehouse)."""
+        from engine import hubapi
+
+        return hubapi.set_stock(self, sku, quantity, warehouse)
+
+    def create_shipment(self, order: str, *, carrier: str, tracking: str, integration: str | None = None,
+                        url: str | None = None) -> dict[str, Any]:
+        """Ship a hub order (by external id or number); ``shipping_confirmation`` pushes it once live."""
+        from engine import hubapi
+
+        return hubapi.create_shipment(self, order, carrier=carrier, tracking=tracking, integration=integration,
+                                      url=url)
+
+    def hub_list(self, what: str, **filters: Any) -> list[dict[str, Any]]:
+        """List hub data: ``products``, ``orders``, ``stock``, ``shipments`` or ``images``."""
+        from engine import hubapi
+
+        return hubapi.hub_list(self, what, **filters)

@@ -21,6 +21,7 @@ def _load_commands() -> None:
     # Imported for their side effect of adding commands to ``cli``.
     from engine.cli import (  # noqa: F401
         db,
+        feeds,
         hub,
         inspect,
         integrations,
