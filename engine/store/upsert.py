@@ -1,15 +1,26 @@
-"""The one way rows are written in bulk: a dialect ``INSERT .. ON CONFLICT`` upsert."""
+"""The one way rows are written in bulk: a dialect ``INSERT .. ON CONFLICT`` upsert.
+
+The statement is compiled once per (dialect, table, columns, key, update) and
+run as one DBAPI ``executemany``, each value passed through its column type's
+bind processor column by column: SQLAlchemy's generic per-row parameter
+handling costs several times the database's own work on the hot paths (hub
+writes, the ledger).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.dialects import postgresql, sqlite
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
+    from sqlalchemy.engine import Dialect
     from sqlalchemy.orm import Session
+
+_Processor = Callable[[Any], Any] | None
 
 
 def upsert(session: Session, table: Table, rows: Sequence[dict[str, Any]], *, key: Sequence[str],
@@ -26,12 +37,49 @@ def upsert(session: Session, table: Table, rows: Sequence[dict[str, Any]], *, ke
     """
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
+    conn = session.connection()
+    columns = tuple(rows[0])
+    cols = tuple(update) if update is not None else tuple(c for c in columns if c not in key)
+    sql, names, processors, positional = _compiled(conn.dialect, table, columns, tuple(key), cols)
+    if sql is None:  # names needing escapes: let SQLAlchemy handle parameters itself
+        session.execute(_statement(conn.dialect.name, table, tuple(key), cols), list(rows))
+        return
+    values = [_column(rows, n, p) for n, p in zip(names, processors, strict=True)]
+    if positional:
+        conn.exec_driver_sql(sql, list(zip(*values, strict=True)))
+    else:
+        conn.exec_driver_sql(sql, [dict(zip(names, t, strict=True)) for t in zip(*values, strict=True)])
+
+
+def _column(rows: Sequence[dict[str, Any]], name: str, processor: _Processor) -> list[Any]:
+    # Column-wise, remembering the last value: rows of a batch share most timestamps.
+    values = [row[name] for row in rows]
+    if processor is None:
+        return values
+    out: list[Any] = []
+    last: Any = out  # a sentinel no value is
+    done: Any = None
+    for value in values:
+        if value is not last:
+            last, done = value, processor(value)
+        out.append(done)
+    return out
+
+
+def _statement(dialect: str, table: Table, key: tuple[str, ...], cols: tuple[str, ...]) -> Any:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = insert(table)
-    cols = update if update is not None else [c for c in rows[0] if c not in key]
     if cols:
-        stmt = stmt.on_conflict_do_update(index_elements=list(key), set_={c: stmt.excluded[c] for c in cols})
-    else:
-        stmt = stmt.on_conflict_do_nothing(index_elements=list(key))
-    session.execute(stmt, list(rows))
+        return stmt.on_conflict_do_update(index_elements=list(key), set_={c: stmt.excluded[c] for c in cols})
+    return stmt.on_conflict_do_nothing(index_elements=list(key))
+
+
+@lru_cache(maxsize=256)
+def _compiled(dialect: Dialect, table: Table, columns: tuple[str, ...], key: tuple[str, ...],
+              cols: tuple[str, ...]) -> tuple[str | None, list[str], list[_Processor], bool]:
+    compiled = _statement(dialect.name, table, key, cols).compile(dialect=dialect, column_keys=list(columns))
+    if compiled.escaped_bind_names or set(compiled.binds) != set(columns):
+        return None, [], [], False
+    names: list[str] = list(compiled.positiontup or ()) if compiled.positional else list(columns)
+    processors: list[_Processor] = [table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names]
+    return str(compiled.string), names, processors, bool(compiled.positional)

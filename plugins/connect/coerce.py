@@ -7,7 +7,7 @@ naming the field and the bad value, so one bad record fails alone.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -131,8 +131,8 @@ def timestamp(value: Any, field: str) -> datetime | None:
             raise RecordError(f"{field} {value!r} is not an ISO 8601 time (e.g. 2024-05-01T10:00:00Z)",
                               field=field) from None
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def iso(moment: datetime | None) -> str | None:

@@ -4,12 +4,16 @@ They live on the engine's :class:`~engine.store.models.Base`, so one metadata, o
 database and one transaction cover a page's hub data and the engine's bookkeeping.
 Free text is ``Text``; identifiers are bounded ``String`` columns whose limits the
 writers check per record (an over-long value fails its record, not the batch).
+Batches look rows up with ``key = ANY(...) AND integration = ...``, which must stay
+an index lookup however stale the planner's statistics are during a large first
+import: unique keys put the key column first, and no index starts with a scope
+column (``integration``, ``warehouse``) the planner could prefer and then filter.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -17,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from engine.store.models import Base
 
 KEY = 255  # length of natural keys (sku, external ids, integration names are shorter)
+NULLABLE_JSON = JSON(none_as_null=True)  # None is SQL NULL, not the JSON text 'null'
 
 
 class Product(Base):
@@ -27,12 +32,12 @@ class Product(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sku: Mapped[str] = mapped_column(String(KEY), unique=True)
-    name: Mapped[Optional[str]] = mapped_column(Text)
-    barcode: Mapped[Optional[str]] = mapped_column(String(100))
-    weight_grams: Mapped[Optional[float]] = mapped_column(Float)
-    price: Mapped[Optional[str]] = mapped_column(String(40))  # decimal as text: exact on every database
-    status: Mapped[Optional[str]] = mapped_column(String(40))
-    attributes: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
+    name: Mapped[str | None] = mapped_column(Text)
+    barcode: Mapped[str | None] = mapped_column(String(100))
+    weight_grams: Mapped[float | None] = mapped_column(Float)
+    price: Mapped[str | None] = mapped_column(String(40))  # decimal as text: exact on every database
+    status: Mapped[str | None] = mapped_column(String(40))
+    attributes: Mapped[dict[str, Any] | None] = mapped_column(NULLABLE_JSON)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -44,16 +49,13 @@ class ProductLink(Base):
     """Which record of one integration's store a hub SKU is (product, variant, inventory ids)."""
 
     __tablename__ = "hub_product_links"
-    __table_args__ = (
-        UniqueConstraint("integration", "sku", name="uq_hub_product_links_integration_sku"),
-        Index("ix_hub_product_links_external", "integration", "external_id"),
-    )
+    __table_args__ = (UniqueConstraint("sku", "integration", name="uq_hub_product_links_sku_integration"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     integration: Mapped[str] = mapped_column(String(100))
     sku: Mapped[str] = mapped_column(String(KEY))
-    external_id: Mapped[Optional[str]] = mapped_column(String(KEY))
-    data: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
+    external_id: Mapped[str | None] = mapped_column(String(KEY))
+    data: Mapped[dict[str, Any] | None] = mapped_column(NULLABLE_JSON)
     updated_at: Mapped[datetime]
 
     def __repr__(self) -> str:
@@ -65,25 +67,25 @@ class Order(Base):
 
     __tablename__ = "hub_orders"
     __table_args__ = (
-        UniqueConstraint("integration", "external_id", name="uq_hub_orders_integration_external_id"),
-        Index("ix_hub_orders_cursor", "integration", "updated_at", "id"),
+        UniqueConstraint("external_id", "integration", name="uq_hub_orders_external_id_integration"),
+        Index("ix_hub_orders_cursor", "updated_at", "id"),
         Index("ix_hub_orders_number", "number"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     integration: Mapped[str] = mapped_column(String(100))
     external_id: Mapped[str] = mapped_column(String(KEY))
-    number: Mapped[Optional[str]] = mapped_column(String(100))
-    status: Mapped[Optional[str]] = mapped_column(String(40))
-    payment_status: Mapped[Optional[str]] = mapped_column(String(40))
-    currency: Mapped[Optional[str]] = mapped_column(String(10))
-    total: Mapped[Optional[str]] = mapped_column(String(40))
-    email: Mapped[Optional[str]] = mapped_column(Text)
-    customer: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
-    shipping_address: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
-    billing_address: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
-    carrier: Mapped[Optional[str]] = mapped_column(String(100))
-    ordered_at: Mapped[Optional[datetime]]
+    number: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str | None] = mapped_column(String(40))
+    payment_status: Mapped[str | None] = mapped_column(String(40))
+    currency: Mapped[str | None] = mapped_column(String(10))
+    total: Mapped[str | None] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(Text)
+    customer: Mapped[dict[str, Any] | None] = mapped_column(NULLABLE_JSON)
+    shipping_address: Mapped[dict[str, Any] | None] = mapped_column(NULLABLE_JSON)
+    billing_address: Mapped[dict[str, Any] | None] = mapped_column(NULLABLE_JSON)
+    carrier: Mapped[str | None] = mapped_column(String(100))
+    ordered_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -104,11 +106,11 @@ class OrderLine(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("hub_orders.id", ondelete="CASCADE"))
     line_no: Mapped[int] = mapped_column(Integer)
-    sku: Mapped[Optional[str]] = mapped_column(String(KEY))
-    name: Mapped[Optional[str]] = mapped_column(Text)
+    sku: Mapped[str | None] = mapped_column(String(KEY))
+    name: Mapped[str | None] = mapped_column(Text)
     quantity: Mapped[int] = mapped_column(Integer)
-    price: Mapped[Optional[str]] = mapped_column(String(40))
-    external_id: Mapped[Optional[str]] = mapped_column(String(KEY))
+    price: Mapped[str | None] = mapped_column(String(40))
+    external_id: Mapped[str | None] = mapped_column(String(KEY))
 
     order: Mapped[Order] = relationship(back_populates="lines")
 
@@ -122,7 +124,7 @@ class Stock(Base):
     __tablename__ = "hub_stock"
     __table_args__ = (
         UniqueConstraint("sku", "warehouse", name="uq_hub_stock_sku_warehouse"),
-        Index("ix_hub_stock_cursor", "warehouse", "updated_at", "sku"),
+        Index("ix_hub_stock_cursor", "updated_at", "sku"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -145,14 +147,14 @@ class Supplier(Base):
     """A supplier, as one integration knows it."""
 
     __tablename__ = "hub_suppliers"
-    __table_args__ = (UniqueConstraint("integration", "external_id", name="uq_hub_suppliers_integration_external_id"),)
+    __table_args__ = (UniqueConstraint("external_id", "integration", name="uq_hub_suppliers_external_id_integration"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     integration: Mapped[str] = mapped_column(String(100))
     external_id: Mapped[str] = mapped_column(String(KEY))
-    name: Mapped[Optional[str]] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(Text)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    data: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
+    data: Mapped[dict[str, Any] | None] = mapped_column(NULLABLE_JSON)
     updated_at: Mapped[datetime]
 
     def __repr__(self) -> str:
@@ -164,17 +166,18 @@ class ProductSupplier(Base):
 
     __tablename__ = "hub_product_suppliers"
     __table_args__ = (
-        UniqueConstraint("integration", "external_id", name="uq_hub_product_suppliers_integration_external_id"),
+        UniqueConstraint("external_id", "integration",
+                         name="uq_hub_product_suppliers_external_id_integration"),
         Index("ix_hub_product_suppliers_sku", "sku"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     integration: Mapped[str] = mapped_column(String(100))
     external_id: Mapped[str] = mapped_column(String(KEY))
-    sku: Mapped[Optional[str]] = mapped_column(String(KEY))
-    supplier_external_id: Mapped[Optional[str]] = mapped_column(String(KEY))
-    supplier_reference: Mapped[Optional[str]] = mapped_column(String(KEY))
-    price: Mapped[Optional[str]] = mapped_column(String(40))
+    sku: Mapped[str | None] = mapped_column(String(KEY))
+    supplier_external_id: Mapped[str | None] = mapped_column(String(KEY))
+    supplier_reference: Mapped[str | None] = mapped_column(String(KEY))
+    price: Mapped[str | None] = mapped_column(String(40))
     updated_at: Mapped[datetime]
 
     def __repr__(self) -> str:
@@ -185,16 +188,16 @@ class Shipment(Base):
     """A parcel sent for an order: carrier, tracking and which lines (None: all of them)."""
 
     __tablename__ = "hub_shipments"
-    __table_args__ = (Index("ix_hub_shipments_cursor", "integration", "updated_at", "id"),)
+    __table_args__ = (Index("ix_hub_shipments_cursor", "updated_at", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("hub_orders.id", ondelete="CASCADE"), index=True)
     integration: Mapped[str] = mapped_column(String(100))
     order_external_id: Mapped[str] = mapped_column(String(KEY))
-    carrier: Mapped[Optional[str]] = mapped_column(String(100))
-    tracking_number: Mapped[Optional[str]] = mapped_column(String(KEY))
-    tracking_url: Mapped[Optional[str]] = mapped_column(Text)
-    lines: Mapped[Optional[Any]] = mapped_column(JSON)
+    carrier: Mapped[str | None] = mapped_column(String(100))
+    tracking_number: Mapped[str | None] = mapped_column(String(KEY))
+    tracking_url: Mapped[str | None] = mapped_column(Text)
+    lines: Mapped[Any | None] = mapped_column(NULLABLE_JSON)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -217,13 +220,13 @@ class Image(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sku: Mapped[str] = mapped_column(String(KEY))  # a SKU, or the store's product reference
     url: Mapped[str] = mapped_column(String(2000))
-    integration: Mapped[Optional[str]] = mapped_column(String(100))
-    position: Mapped[Optional[int]] = mapped_column(Integer)
-    path: Mapped[Optional[str]] = mapped_column(Text)  # relative to the engine's data_dir
-    sha256: Mapped[Optional[str]] = mapped_column(String(64))
-    content_type: Mapped[Optional[str]] = mapped_column(String(100))
-    bytes: Mapped[Optional[int]] = mapped_column(Integer)
-    downloaded_at: Mapped[Optional[datetime]]
+    integration: Mapped[str | None] = mapped_column(String(100))
+    position: Mapped[int | None] = mapped_column(Integer)
+    path: Mapped[str | None] = mapped_column(Text)  # relative to the engine's data_dir
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    bytes: Mapped[int | None] = mapped_column(Integer)
+    downloaded_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
 
     def __repr__(self) -> str:

@@ -1,0 +1,1 @@
+"""Alembic script directory of the engine database (env.py, the revision template, versions/)."""

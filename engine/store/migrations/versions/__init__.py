@@ -1,0 +1,1 @@
+"""Revisions of the engine's own tables (Alembic branch ``engine``)."""

@@ -1,0 +1,1 @@
+"""Revisions of the hub's tables (Alembic branch ``connect``)."""

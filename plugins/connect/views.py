@@ -1,0 +1,189 @@
+"""How hub rows look as records: the queries and shapes shared by read, fetch and listings.
+
+Records carry plain JSON values only (times as ISO 8601 text), so mappings,
+rules and change detection see the same thing whichever database holds them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, select
+
+from plugins.connect.bulk import key_in
+from plugins.connect.coerce import iso
+from plugins.connect.models import (
+    Image,
+    Order,
+    OrderLine,
+    Product,
+    ProductLink,
+    ProductSupplier,
+    Shipment,
+    Stock,
+    Supplier,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy import Row, Select
+    from sqlalchemy.orm import Session
+
+ORDER_FIELDS = ("integration", "external_id", "number", "status", "payment_status", "currency", "total", "email",
+                "customer", "shipping_address", "billing_address", "carrier")
+
+
+# -- products ---------------------------------------------------------------------------------------
+
+
+def product_query(integration: str | None, *, linked_only: bool = False) -> Select[Any]:
+    """Products with this integration's link (external id, remote ids) when there is one."""
+    cols = (Product.id, Product.sku, Product.name, Product.barcode, Product.weight_grams, Product.price,
+            Product.status, Product.attributes, Product.created_at, Product.updated_at)
+    if integration is None:
+        return select(*cols)
+    on = and_(ProductLink.sku == Product.sku, ProductLink.integration == integration)
+    query = select(*cols, ProductLink.external_id, ProductLink.data)
+    return query.join(ProductLink, on) if linked_only else query.outerjoin(ProductLink, on)
+
+
+def product_records(rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
+    """``{sku, name, barcode, weight_grams, price, status, attributes, external_id, remote, ...}``."""
+    out = []
+    for r in rows:
+        m = r._mapping
+        out.append({"sku": m["sku"], "name": m["name"], "barcode": m["barcode"], "weight_grams": m["weight_grams"],
+                    "price": m["price"], "status": m["status"], "attributes": m["attributes"],
+                    "external_id": m.get("external_id"), "remote": m.get("data"),
+                    "created_at": iso(m["created_at"]), "updated_at": iso(m["updated_at"])})
+    return out
+
+
+# -- orders -----------------------------------------------------------------------------------------
+
+
+def order_query() -> Select[Any]:
+    """Every column of the orders table."""
+    return select(Order.__table__)
+
+
+def order_records(session: Session, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
+    """Orders with their ``lines`` (one more query for the whole page)."""
+    lines = lines_by_order(session, [r.id for r in rows])
+    out = []
+    for r in rows:
+        m = r._mapping
+        record = {name: m[name] for name in ORDER_FIELDS}
+        record["ordered_at"] = iso(m["ordered_at"])
+        record["created_at"] = iso(m["created_at"])
+        record["updated_at"] = iso(m["updated_at"])
+        record["lines"] = lines.get(m["id"], [])
+        out.append(record)
+    return out
+
+
+def lines_by_order(session: Session, order_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    """The lines of these orders, in line order: ``{line_no, sku, name, quantity, price, external_id}``."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    if not order_ids:
+        return out
+    table = OrderLine.__table__
+    query = select(table).where(key_in(table.c.order_id, session.get_bind().dialect.name, order_ids))
+    for m in session.execute(query.order_by(OrderLine.order_id, OrderLine.line_no)).mappings():
+        out.setdefault(m["order_id"], []).append(
+            {"line_no": m["line_no"], "sku": m["sku"], "name": m["name"], "quantity": m["quantity"],
+             "price": m["price"], "external_id": m["external_id"]})
+    return out
+
+
+# -- stock ------------------------------------------------------------------------------------------
+
+
+def stock_query(integration: str | None, *, linked_only: bool) -> Select[Any]:
+    """Stock rows, with this integration's link to the SKU (inner join when ``linked_only``)."""
+    cols = (Stock.id, Stock.sku, Stock.warehouse, Stock.quantity, Stock.reserved, Stock.updated_at)
+    if integration is None:
+        return select(*cols)
+    on = and_(ProductLink.sku == Stock.sku, ProductLink.integration == integration)
+    query = select(*cols, ProductLink.external_id, ProductLink.data)
+    return query.join(ProductLink, on) if linked_only else query.outerjoin(ProductLink, on)
+
+
+def stock_records(rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
+    """``{sku, warehouse, quantity, reserved, available, updated_at, remote, external_id}``."""
+    out = []
+    for r in rows:
+        m = r._mapping
+        out.append({"sku": m["sku"], "warehouse": m["warehouse"], "quantity": m["quantity"],
+                    "reserved": m["reserved"], "available": m["quantity"] - m["reserved"],
+                    "updated_at": iso(m["updated_at"]), "remote": m.get("data"),
+                    "external_id": m.get("external_id")})
+    return out
+
+
+# -- shipments --------------------------------------------------------------------------------------
+
+
+def shipment_query() -> Select[Any]:
+    """Shipments with their order's number."""
+    return select(Shipment.__table__, Order.number.label("order_number")).join(Order, Order.id == Shipment.order_id)
+
+
+def shipment_records(session: Session, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
+    """Shipments; each shipped line also names the order line's store id (``external_id``)."""
+    lines = lines_by_order(session, list({r.order_id for r in rows}))
+    out = []
+    for r in rows:
+        m = r._mapping
+        by_sku = {ln["sku"]: ln for ln in lines.get(m["order_id"], [])}
+        shipped = None
+        if m["lines"] is not None:
+            shipped = [{"sku": ln.get("sku"), "quantity": ln.get("quantity"),
+                        "external_id": (by_sku.get(ln.get("sku")) or {}).get("external_id")} for ln in m["lines"]]
+        out.append({"id": str(m["id"]), "integration": m["integration"],
+                    "order_external_id": m["order_external_id"], "order_number": m["order_number"],
+                    "carrier": m["carrier"], "tracking_number": m["tracking_number"],
+                    "tracking_url": m["tracking_url"], "lines": shipped,
+                    "created_at": iso(m["created_at"]), "updated_at": iso(m["updated_at"])})
+    return out
+
+
+# -- images, suppliers ------------------------------------------------------------------------------
+
+
+def image_query() -> Select[Any]:
+    """Every column of the images table."""
+    return select(Image.__table__)
+
+
+def image_records(rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
+    """``{url, sku, integration, position, path, sha256, content_type, bytes, downloaded_at, updated_at}``."""
+    out = []
+    for r in rows:
+        m = r._mapping
+        out.append({"url": m["url"], "sku": m["sku"], "integration": m["integration"], "position": m["position"],
+                    "path": m["path"], "sha256": m["sha256"], "content_type": m["content_type"],
+                    "bytes": m["bytes"], "downloaded_at": iso(m["downloaded_at"]),
+                    "updated_at": iso(m["updated_at"])})
+    return out
+
+
+def supplier_records(session: Session, integration: str, keys: Sequence[str]) -> list[dict[str, Any]]:
+    """This integration's suppliers with these external ids."""
+    table = Supplier.__table__
+    query = select(table).where(key_in(table.c.external_id, session.get_bind().dialect.name, keys),
+                                table.c.integration == integration)
+    return [{"external_id": m["external_id"], "integration": m["integration"], "name": m["name"],
+             "active": m["active"], "data": m["data"], "updated_at": iso(m["updated_at"])}
+            for m in session.execute(query.order_by(Supplier.id)).mappings()]
+
+
+def product_supplier_records(session: Session, integration: str, keys: Sequence[str]) -> list[dict[str, Any]]:
+    """This integration's product-supplier rows with these external ids."""
+    table = ProductSupplier.__table__
+    query = select(table).where(key_in(table.c.external_id, session.get_bind().dialect.name, keys),
+                                table.c.integration == integration)
+    return [{"external_id": m["external_id"], "integration": m["integration"], "sku": m["sku"],
+             "supplier_external_id": m["supplier_external_id"], "supplier_reference": m["supplier_reference"],
+             "price": m["price"], "updated_at": iso(m["updated_at"])}
+            for m in session.execute(query.order_by(ProductSupplier.id)).mappings()]

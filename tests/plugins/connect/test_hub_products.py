@@ -1,0 +1,173 @@
+"""The hub's products resource: upsert by SKU, write modes, fields, store links, read and fetch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from engine.connector import RunContext
+from engine.errors import RecordError, Severity
+from plugins.connect.models import Product, ProductLink, Stock
+
+
+def product(sku: str, **extra: Any) -> dict[str, Any]:
+    return {"sku": sku, "name": f"Product {sku}", "barcode": "871000" + sku[-3:], "weight_grams": 250,
+            "price": "19.90", "status": "active", **extra}
+
+
+def stored(sessions: Any, sku: str) -> Product:
+    with sessions() as s:
+        return s.scalars(select(Product).where(Product.sku == sku)).one()
+
+
+def test_new_changed_and_same_products(write: Any, sessions: Any, clock: Any) -> None:
+    first = write("products", [product("A-001"), product("A-002")])
+    assert [(o.key, o.action) for o in first] == [("A-001", "created"), ("A-002", "created")]
+    created_at = stored(sessions, "A-001").created_at
+
+    clock.advance()
+    again = write("products", [product("A-001"), product("A-002", price=24.5)])
+
+    assert [o.action for o in again] == ["unchanged", "updated"]
+    a1, a2 = stored(sessions, "A-001"), stored(sessions, "A-002")
+    assert a1.updated_at == created_at  # unchanged rows are not rewritten
+    assert (a2.price, a2.updated_at, a2.created_at) == ("24.50", clock.now, created_at)
+
+
+def test_values_are_stored_as_given(write: Any, sessions: Any) -> None:
+    write("products", [product("B-1", weight_grams=1.5, attributes={"color": "red"}, price=7)])
+    row = stored(sessions, "B-1")
+    assert (row.name, row.barcode, row.weight_grams, row.price, row.status, row.attributes) == (
+        "Product B-1", "871000B-1", 1.5, "7.00", "active", {"color": "red"})
+
+
+def test_create_mode_never_updates(write: Any, sessions: Any) -> None:
+    write("products", [product("C-1")])
+    out = write("products", [product("C-1", name="Renamed"), product("C-2")], write_mode="create")
+
+    assert [o.action for o in out] == ["unchanged", "created"]
+    assert stored(sessions, "C-1").name == "Product C-1"
+
+
+def test_update_mode_never_creates(write: Any, sessions: Any) -> None:
+    write("products", [product("D-1")])
+    out = write("products", [product("D-1", name="Renamed"), product("D-404")], write_mode="update")
+
+    assert [o.action for o in out] == ["updated", "error"]
+    error = out[1].error
+    assert isinstance(error, RecordError)
+    assert error.severity == Severity.INFO
+    assert "D-404" in str(error) and "not in the hub yet" in str(error)
+    with sessions() as s:
+        assert s.scalar(select(Product.id).where(Product.sku == "D-404")) is None
+
+
+def test_fields_limit_what_changes(write: Any, sessions: Any) -> None:
+    write("products", [product("E-1")])
+    out = write("products", [product("E-1", name="New name", price="30.00")], fields=("price",))
+
+    assert [o.action for o in out] == ["updated"]
+    row = stored(sessions, "E-1")
+    assert (row.name, row.price) == ("Product E-1", "30.00")
+    same = write("products", [product("E-1", name="Other name", price="30.00")], fields=("price",))
+    assert [o.action for o in same] == ["unchanged"]
+
+
+def test_unknown_fields_fail_every_record_with_the_valid_names(write: Any) -> None:
+    out = write("products", [product("F-1")], fields=("colour",))
+    assert out[0].action == "error"
+    assert "'colour'" in str(out[0].error) and "price" in str(out[0].error)
+
+
+def test_absent_fields_are_left_alone(write: Any, sessions: Any) -> None:
+    write("products", [product("G-1", attributes={"a": 1})])
+    out = write("products", [{"sku": "G-1", "price": "1.00"}])
+
+    assert [o.action for o in out] == ["updated"]
+    row = stored(sessions, "G-1")
+    assert (row.name, row.attributes, row.price) == ("Product G-1", {"a": 1}, "1.00")
+
+
+def test_bad_records_fail_alone(write: Any, sessions: Any) -> None:
+    out = write("products", [product("H-1"), {"name": "no sku"}, product("H-3", price="cheap"),
+                             product("H-4", attributes="not an object"), product("H-5")])
+
+    assert [o.action for o in out] == ["created", "error", "error", "error", "created"]
+    assert "sku is missing" in str(out[1].error)
+    assert "'cheap'" in str(out[2].error)
+    assert out[2].error.record == "H-3"  # type: ignore[union-attr]
+    assert "attributes" in str(out[3].error)
+    with sessions() as s:
+        assert sorted(s.scalars(select(Product.sku))) == ["H-1", "H-5"]
+
+
+def test_a_sku_twice_in_one_batch_is_two_writes(write: Any, sessions: Any) -> None:
+    out = write("products", [product("I-1"), product("I-1", name="Second"), product("I-1", name="Second")])
+    assert [o.action for o in out] == ["created", "updated", "unchanged"]
+    assert stored(sessions, "I-1").name == "Second"
+
+
+def test_links_are_kept_per_integration(write: Any, sessions: Any) -> None:
+    remote = {"product_id": 10, "variant_id": 11, "inventory_item_id": 12}
+    write("products", [product("J-1", external_id="11", remote=remote)], integration="shop")
+    out = write("products", [product("J-1", external_id="v-9", remote={"id": "v-9"})], integration="other",
+                write_mode="create")
+    assert [o.action for o in out] == ["unchanged"]  # the product exists; the new store is linked anyway
+
+    with sessions() as s:
+        links = {(ln.integration, ln.external_id): ln.data for ln in s.scalars(select(ProductLink))}
+    assert links == {("shop", "11"): remote, ("other", "v-9"): {"id": "v-9"}}
+
+    moved = write("products", [product("J-1", external_id="11", remote={**remote, "variant_id": 13})])
+    assert [o.action for o in moved] == ["updated"]  # only the link changed
+    same = write("products", [product("J-1", external_id="11", remote={**remote, "variant_id": 13})])
+    assert [o.action for o in same] == ["unchanged"]
+
+
+def test_a_new_link_moves_the_skus_stock_so_stock_exports_see_it(write: Any, sessions: Any, clock: Any) -> None:
+    write("products", [product("K-1")])
+    write("stock", [{"sku": "K-1", "quantity": 4}])
+    clock.advance()
+    write("products", [product("K-1", external_id="k1", remote={"inventory_item_id": 5})])
+    with sessions() as s:
+        assert s.scalars(select(Stock.updated_at).where(Stock.sku == "K-1")).one() == clock.now
+
+
+def test_read_pages_resume_from_the_cursor(write: Any, read: Any, clock: Any) -> None:
+    write("products", [product(f"L-{i:03}", external_id=f"x{i}") for i in range(5)])
+    pages = read("products", page_size=2)
+
+    assert [len(p.records) for p in pages] == [2, 2, 1]
+    assert [r["sku"] for p in pages for r in p.records] == [f"L-{i:03}" for i in range(5)]
+    first = pages[0].records[0]
+    assert first["external_id"] == "x0" and first["price"] == "19.90"
+    assert first["updated_at"] == clock.now.isoformat()
+
+    assert read("products", cursor=pages[-1].cursor) == []
+    clock.advance()
+    write("products", [product("L-002", name="Changed"), product("L-009")])
+    later = read("products", cursor=pages[-1].cursor)
+    assert [r["sku"] for p in later for r in p.records] == ["L-002", "L-009"]
+
+
+def test_read_shows_only_this_integrations_link(write: Any, read: Any) -> None:
+    write("products", [product("M-1", external_id="s1")], integration="shop")
+    write("products", [product("M-1", external_id="o1")], integration="other")
+    (page,) = read("products", integration="other")
+    assert page.records[0]["external_id"] == "o1"
+
+
+def test_a_page_is_read_without_holding_the_database(write: Any, hub: Any, sessions: Any) -> None:
+    write("products", [product(f"N-{i}") for i in range(4)])
+    pages = hub.read("products", cursor=None, ctx=RunContext(integration="shop", params={"page_size": 2}))
+    first = next(pages)
+    write("products", [product("N-0", name="written between two pages")])  # the runner's own transaction
+    rest = list(pages)
+    assert len(first.records) == 2 and sum(len(p.records) for p in rest) >= 2
+
+
+def test_fetch_by_sku(write: Any, hub: Any) -> None:
+    write("products", [product("O-1", external_id="o1"), product("O-2")])
+    found = list(hub.fetch("products", ["O-2", "O-1", "missing"], ctx=RunContext(integration="shop")))
+    assert [(r["sku"], r["external_id"]) for r in found] == [("O-1", "o1"), ("O-2", None)]
