@@ -307,12 +307,27 @@ class Engine:
         return hubapi.set_stock(self, sku, quantity, warehouse)
 
     def create_shipment(self, order: str, *, carrier: str, tracking: str, integration: str | None = None,
-                        url: str | None = None) -> dict[str, Any]:
-        """Ship a hub order (by external id or number); ``shipping_confirmation`` pushes it once live."""
+                        url: str | None = None, lines: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """Ship a hub order (by external id or number; ``lines`` None ships every line).
+
+        ``shipping_confirmation`` pushes it to the store once the integration is live.
+        """
         from engine import hubapi
 
         return hubapi.create_shipment(self, order, carrier=carrier, tracking=tracking, integration=integration,
-                                      url=url)
+                                      url=url, lines=lines)
+
+    def adjust_stock(self, sku: str, delta: int, warehouse: str | None = None) -> dict[str, Any]:
+        """Add ``delta`` (may be negative) to the hub's stock of a SKU."""
+        from engine import hubapi
+
+        return hubapi.adjust_stock(self, sku, delta, warehouse)
+
+    def get_order(self, key: str, integration: str | None = None) -> dict[str, Any] | None:
+        """A hub order by external id or number, with its lines, or None."""
+        from engine import hubapi
+
+        return hubapi.get_order(self, key, integration)
 
     def hub_list(self, what: str, **filters: Any) -> list[dict[str, Any]]:
         """List hub data: ``products``, ``orders``, ``stock``, ``shipments`` or ``images``."""
