@@ -19,7 +19,7 @@ from engine.connector import RunContext, WriteOutcome
 from engine.errors import EngineError, MappingError, RecordError, Severity
 from engine.store import journal
 from engine.store.models import Parked
-from engine.store.records import NotificationInfo
+from engine.store.records import NotificationInfo, empty_counts
 
 if TYPE_CHECKING:
     from engine.run_context import FeedRun
@@ -80,6 +80,8 @@ class Pipeline:
         # Set by the runner from one query at run start: skip per-page lookups when nothing is open.
         self.check_parked = True
         self.check_causes = True
+        # Counts of the pages committed so far, saved on the execution row with each page.
+        self.totals = empty_counts()
 
     # -- the page ------------------------------------------------------------------------------
 
@@ -130,6 +132,10 @@ class Pipeline:
             notes = self._book(session, now, passed, events, parks, bells, counts, recheck)
             if save_cursor and cursor is not None:
                 journal.save_cursor(session, run.integration.name, feed.name, cursor, now)
+            totals = {k: v + counts[k] for k, v in self.totals.items()}
+            if run.execution_id is not None:
+                journal.save_counts(session, run.execution_id, totals)
+        self.totals = totals
         return PageResult(counts, notes)
 
     # -- steps -----------------------------------------------------------------------------------

@@ -169,7 +169,7 @@ class Runner:
             notes.append(self._ring_failure(integ, fd, execution_id, exc, message))
         if status == "success" and counts["errors"]:
             status = "partial"
-        if status == "success" and message is None:
+        if status in ("success", "partial") and message is None:
             message = _summary(counts)
         return self._finish(integ, fd, execution_id, holder, status, counts, cursor_after, message, notes)
 

@@ -197,7 +197,9 @@ def install_log_filter(masker: Masker) -> MaskingFilter:
 
     A filter on a logger only sees records logged on that logger, so the filter
     also goes on every handler the root logger has now (records of child
-    loggers reach those). Give handlers added later the same filter.
+    loggers reach those), and on :data:`logging.lastResort`, which prints
+    records when no handler is configured at all (the command line). Give
+    handlers added later the same filter.
 
     Installing a masker with the same secrets again reuses the filter already
     there, so building many engines in one process does not stack filters.
@@ -210,15 +212,20 @@ def install_log_filter(masker: Masker) -> MaskingFilter:
                 None) or MaskingFilter(masker)
     if filt not in root.filters:
         root.addFilter(filt)
-    for handler in root.handlers:
+    for handler in _handlers(root):
         if filt not in handler.filters:
             handler.addFilter(filt)
     return filt
+
+
+def _handlers(root: logging.Logger) -> list[logging.Handler]:
+    last = logging.lastResort
+    return [*root.handlers, *([last] if last is not None and last not in root.handlers else [])]
 
 
 def remove_log_filter(filt: MaskingFilter) -> None:
     """Undo :func:`install_log_filter`."""
     root = logging.getLogger()
     root.removeFilter(filt)
-    for handler in root.handlers:
+    for handler in _handlers(root):
         handler.removeFilter(filt)

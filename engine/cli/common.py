@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from engine.errors import ConfigValidationError, EngineError
+from engine.errors import ConfigError, ConfigValidationError, EngineError
 
 if TYPE_CHECKING:
     from engine.app import Engine
@@ -48,13 +48,17 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON i
 
 
 def get_engine(ctx: click.Context) -> Engine:
-    """Build (once per invocation) the engine from ``--config``; config errors exit 1."""
+    """Build (once per invocation) the engine from ``--config``; config errors exit 1.
+
+    A host (or a test) may hand the command line a ready ``obj["engine"]``, or the
+    plugins to register instead of the entry points in ``obj["plugins"]``.
+    """
     from engine.app import Engine
 
     obj = ctx.ensure_object(dict)
     if "engine" not in obj:
         try:
-            obj["engine"] = Engine.from_config(obj.get("config_path", "engine.yaml"))
+            obj["engine"] = Engine.from_config(obj.get("config_path", "engine.yaml"), plugins=obj.get("plugins"))
         except EngineError as exc:
             fail(exc)
         ctx.call_on_close(obj["engine"].close)
@@ -66,7 +70,7 @@ def fail(exc: EngineError, code: int = EXIT_FAILED) -> None:
     if isinstance(exc, ConfigValidationError):
         click.echo(exc.render(), err=True)
         click.echo(f"{len(exc.errors)} problem(s) found", err=True)
-    elif hasattr(exc, "render"):
+    elif isinstance(exc, ConfigError) and exc.file:  # a problem in a file: say where
         click.echo(f"error: {exc.render()}", err=True)
     else:
         click.echo(f"error: {exc}", err=True)

@@ -55,6 +55,11 @@ def finish_execution(session: Session, execution_id: int, *, status: str, now: d
         status=status, finished_at=now, counts=dict(counts), cursor_after=cursor_after, message=message))
 
 
+def save_counts(session: Session, execution_id: int, counts: dict[str, int]) -> None:
+    """Record a running execution's counts so far (in each page's transaction: a killed run keeps them)."""
+    session.execute(update(Execution).where(Execution.id == execution_id).values(counts=dict(counts)))
+
+
 # -- events and the bell -------------------------------------------------------------------------
 
 

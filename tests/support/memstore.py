@@ -3,24 +3,60 @@
 Registered as a real pluggy plugin (``register_connectors``). Its records look like
 a small shop: products with variants, orders with a payment status. Tests change
 the shop by writing ``<data_dir>/memstore-<integration>.json`` (see :func:`edit`),
-which works across processes. Settings:
+which works across processes. Its standard feeds are ``tests/support/feeds.d/memstore``
+(mappings in ``tests/support/mappings/memstore``); :func:`config` builds an
+engine configuration on them. Settings:
 
 - ``products`` / ``orders``: how many to generate;
 - ``page_size``: records per page;
-- ``crash_after_page``: kill the process (SIGKILL) after yielding that page;
-- ``fail_read``: raise a TransientError on the first read request.
+- ``crash_after_page``: kill the process (SIGKILL) when the runner asks for the page
+  after that one, i.e. once that page is committed;
+- ``fail_read``: raise a TransientError on the first read request;
+- ``read_bug``: raise a plain RuntimeError on read (a connector bug, not an EngineError);
+- ``reject_skus``: stock writes of these SKUs are refused (``RemoteRejected``);
+- ``api_token``: the store's credential (write it as ``${ENV_VAR}``);
+- ``echo_token``: misbehave like a careless store: log the token and put it in
+  every error message (the engine must mask it everywhere).
+
+Test hooks, per process: :data:`CALLS` records every instantiation, page request
+and write (a spy), and every function in :data:`PAGE_HOOKS` is called with
+``(integration, resource, n)`` when the runner asks for page ``n``, before the
+page is built. ``python -m tests.support.memstore --config PATH ARGS...`` is the
+``connect-engine`` command line with this plugin and the hub (see :func:`main`).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
-from collections.abc import Iterator, Sequence
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine import Connector, Page, RemoteRejected, Resource, RunContext, TransientError, WriteOutcome, hookimpl
+from engine import (
+    Connector,
+    Page,
+    RemoteRejected,
+    Resource,
+    RunContext,
+    Services,
+    TransientError,
+    WriteOutcome,
+    hookimpl,
+)
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from engine.app import Engine
+
+SUPPORT = Path(__file__).resolve().parent
+CALLS: list[tuple[Any, ...]] = []
+PAGE_HOOKS: list[Callable[[str, str, int], None]] = []
+log = logging.getLogger(__name__)
 
 STATUSES = ("paid", "pending", "paid", "authorized", "paid", "refunded", "paid", "voided")
 
@@ -71,11 +107,21 @@ class MemStore(Connector):
             "page_size": {"type": "integer", "minimum": 1},
             "crash_after_page": {"type": "integer"},
             "fail_read": {"type": "boolean"},
+            "read_bug": {"type": "boolean"},
             "api_token": {"type": "string"},
+            "echo_token": {"type": "boolean"},
             "reject_skus": {"type": "array", "items": {"type": "string"}},
         },
         "additionalProperties": False,
     }
+
+    def __init__(self, integration: str, settings: Mapping[str, Any], services: Services) -> None:
+        super().__init__(integration, settings, services)
+        CALLS.append(("init", integration))
+
+    def _leak(self) -> str:
+        """What a careless store adds to its messages: its own credential."""
+        return f" (sent with token {self.settings.get('api_token')})" if self.settings.get("echo_token") else ""
 
     def _state(self) -> dict[str, Any]:
         return load_state(self.services.data_dir, self.integration)
@@ -109,8 +155,13 @@ class MemStore(Connector):
         return list(stock.values())
 
     def read(self, resource: str, *, cursor: Any, ctx: RunContext) -> Iterator[Page]:
+        if self.settings.get("echo_token"):
+            (ctx.log or log).warning("memstore %s reads %s with token %s", self.integration, resource,
+                                     self.settings.get("api_token"))
         if self.settings.get("fail_read"):
-            raise TransientError("store answered 503 Service Unavailable", status=503)
+            raise TransientError("store answered 503 Service Unavailable" + self._leak(), status=503)
+        if self.settings.get("read_bug"):
+            raise RuntimeError("memstore tripped over its own feet" + self._leak())
         since = (cursor or {}).get("seq", -1)
         after = (cursor or {}).get("after", 0)
         rows = sorted((r for r in self._records(resource) if (r["seq"], r["id"]) > (since, after)),
@@ -118,6 +169,9 @@ class MemStore(Connector):
         size = int(self.settings.get("page_size", 5))
         crash = self.settings.get("crash_after_page")
         for n, i in enumerate(range(0, len(rows), size), start=1):
+            CALLS.append(("page", self.integration, resource, n))
+            for hook in PAGE_HOOKS:
+                hook(self.integration, resource, n)
             page = rows[i:i + size]
             last = page[-1]
             yield Page(records=page, cursor={"seq": last["seq"], "after": last["id"]}, total=len(rows))
@@ -130,12 +184,13 @@ class MemStore(Connector):
         yield from (r for r in self._records(resource) if str(r[key]) in wanted)
 
     def write(self, resource: str, records: Sequence[dict[str, Any]], *, ctx: RunContext) -> Sequence[WriteOutcome]:
+        CALLS.append(("write", self.integration, resource, len(records)))
         st = self._state()
         out = []
         for r in records:
             if r["sku"] in self.settings.get("reject_skus", []):
                 out.append(WriteOutcome(r["sku"], "error", error=RemoteRejected(
-                    f"store refused {r['sku']}: quantity locked", status=422)))
+                    f"store refused {r['sku']}: quantity locked{self._leak()}", status=422)))
                 continue
             st["writes"].append({"sku": r["sku"], "quantity": r["quantity"]})
             out.append(WriteOutcome(r["sku"], "updated", remote_id=f"lvl-{r['sku']}"))
@@ -147,3 +202,59 @@ class MemStore(Connector):
 def register_connectors() -> list[type[Connector]]:
     """The test shop."""
     return [MemStore]
+
+
+# -- building engines on the memstore feed set ---------------------------------------------------
+
+
+def config(db_url: str, data_dir: Path, integrations: Mapping[str, Mapping[str, Any]],
+           **engine: Any) -> dict[str, Any]:
+    """An engine.yaml dict: the memstore feed set of tests/support, the real hub, these integrations.
+
+    ``integrations`` maps a name to its ``settings`` plus optional ``mode``, ``maps``
+    and ``feeds`` overrides; every integration uses the ``memstore`` connector.
+    """
+    return {
+        "root": str(SUPPORT), "database": db_url, "data_dir": str(data_dir), "feeds_dir": "feeds.d",
+        "mappings_dir": "mappings",
+        "integrations": {name: {"connector": "memstore", **dict(spec)} for name, spec in integrations.items()},
+        **engine,
+    }
+
+
+def write_config(path: Path, db_url: str, data_dir: Path, integrations: Mapping[str, Mapping[str, Any]],
+                 **engine: Any) -> Path:
+    """Write :func:`config` as an engine.yaml file at ``path`` (folders made absolute); returns ``path``."""
+    doc = config(db_url, data_dir, integrations, **engine)
+    root = Path(doc.pop("root"))
+    doc.update(feeds_dir=str(root / "feeds.d"), mappings_dir=str(root / "mappings"))
+    path.write_text(json.dumps(doc, indent=2))
+    return path
+
+
+def build(source: Mapping[str, Any] | Path, *, clock: Callable[[], datetime] | None = None,
+          env: Mapping[str, str] | None = None, extra: Sequence[object] = ()) -> Engine:
+    """``Engine.from_config`` with exactly the memstore plugin, the hub plugin and the ``extra`` plugins."""
+    from engine.app import Engine
+
+    return Engine.from_config(source, plugins=plugin_list(*extra), clock=clock, env=env)
+
+
+def plugin_list(*extra: object) -> list[object]:
+    """The plugins a memstore engine registers: memstore, the real hub, then ``extra``."""
+    from plugins import connect
+
+    return [sys.modules[__name__], connect, *extra]
+
+
+def main(argv: list[str]) -> None:
+    """The ``connect-engine`` command line with exactly the memstore and hub plugins registered."""
+    from engine.cli import cli
+
+    cli.main(argv, prog_name="connect-engine", obj={"plugins": plugin_list()})
+
+
+if __name__ == "__main__":
+    from tests.support.memstore import main as _main  # the plugin module, not this ``__main__`` copy of it
+
+    _main(sys.argv[1:])

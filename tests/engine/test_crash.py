@@ -1,0 +1,101 @@
+"""A process killed in the middle of a feed: nothing committed is lost or doubled, and the run is not left open.
+
+The feed runs in a real subprocess, the command line ``connect-engine run``
+with the memstore and hub plugins (``python -m tests.support.memstore``), whose
+store SIGKILLs its own process when the runner asks for page 4, i.e. once pages
+1 to 3 are committed. The test process then sees the dead run's lease, lets it
+expire on an injected clock, reaps the execution and runs the feed again.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from engine.errors import LockedError
+from engine.store.models import Lock
+from plugins.connect.models import Product
+from tests.support import memstore
+from tests.support.observers import Recorder
+from tests.support.opsstore import Clock
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCTS, PAGE, CRASH_AFTER, LEASE = 40, 5, 3, 300
+
+
+def variants(upto: int, start: int = 1) -> int:
+    return sum(i % 3 + 1 for i in range(start, upto + 1))
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive UTC times."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def run_in_subprocess(config: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECT_ENGINE_")}
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.run([sys.executable, "-m", "tests.support.memstore", "--config", str(config), "run",
+                           "import_products", "--integration", "shop", "--json"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_a_run_killed_mid_feed_resumes_after_the_last_committed_page(tmp_path: Path, db_url: str) -> None:
+    settings = {"products": PRODUCTS, "page_size": PAGE}
+    scheduler = {"scheduler": {"lock_lease_seconds": LEASE}}
+    crashing = memstore.write_config(tmp_path / "engine.yaml", db_url, tmp_path / "data",
+                                     {"shop": {"settings": {**settings, "crash_after_page": CRASH_AFTER}}}, **scheduler)
+    started = datetime.now(UTC).replace(microsecond=0)
+    proc = run_in_subprocess(crashing)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert proc.stdout == ""  # it never got to print an execution
+
+    clock = Clock(datetime.now(UTC))
+    healthy = memstore.config(db_url, tmp_path / "data", {"shop": {"settings": settings}}, **scheduler)
+    recorder = Recorder()
+    with memstore.build(healthy, clock=clock, extra=[recorder]) as engine:
+        [dead] = engine.executions(feed="import_products")
+        assert dead.status == "running" and dead.finished_at is None
+        committed = {"seq": 0, "after": PAGE * CRASH_AFTER}
+        with engine.sessions() as s:
+            assert s.scalar(select(func.count()).select_from(Product)) == variants(PAGE * CRASH_AFTER)
+
+        # The dead process still holds the lease: nobody else runs the feed, nothing is reaped yet.
+        assert engine.reap() == []
+        with pytest.raises(LockedError, match=rf"already running .*execution {dead.id}"):
+            engine.run("import_products", "shop")
+
+        with engine.sessions() as s:
+            lease = s.scalars(select(Lock)).one()
+        assert lease.execution_id == dead.id
+        assert started + timedelta(seconds=LEASE) <= as_utc(lease.lease_until)
+        clock.now = as_utc(lease.lease_until) + timedelta(seconds=1)
+        [reaped] = engine.reap()
+        assert (reaped.id, reaped.status) == (dead.id, "failed")
+        assert reaped.finished_at == clock.now
+        assert "stopped without finishing it (killed or crashed)" in (reaped.message or "")
+        assert "resumes from the last committed page" in (reaped.message or "")
+        assert reaped.cursor_after == committed
+        assert reaped.counts["read"] == PAGE * CRASH_AFTER  # what its committed pages did
+        assert reaped.counts["created"] == variants(PAGE * CRASH_AFTER)
+        assert [(e.id, e.status) for e in recorder.executions] == [(dead.id, "failed")]  # observers hear of it
+        assert engine.reap() == []
+
+        again = engine.run("import_products", "shop")
+        assert again.status == "success" and again.cursor_before == committed
+        rest = variants(PRODUCTS, start=PAGE * CRASH_AFTER + 1)
+        assert again.counts == {"read": PRODUCTS - PAGE * CRASH_AFTER, "created": rest, "updated": 0,
+                                "unchanged": 0, "info": 0, "parked": 0, "errors": 0}
+        with engine.sessions() as s:
+            skus = list(s.scalars(select(Product.sku)))
+        assert len(skus) == len(set(skus)) == variants(PRODUCTS)
+        assert {sku.split("-")[0] for sku in skus} == {f"P{i}" for i in range(1, PRODUCTS + 1)}
+        assert [e.status for e in engine.executions(feed="import_products")] == ["success", "failed"]
+
