@@ -19,7 +19,7 @@ from engine.feeds import FeedDef
 from engine.mapping import Compiler
 from engine.plugins import Hooks, build_manager
 from engine.runner import Progress, Runner
-from engine.secrets import Masker, install_log_filter
+from engine.secrets import Masker, install_log_filter, remove_log_filter
 from engine.store import journal, modes
 from engine.store.db import make_db
 from engine.store.models import Base, Event, Execution, Notification
@@ -63,7 +63,7 @@ class Engine:
         self.tz = ZoneInfo(config.timezone)
         self.connectors: dict[str, type[Connector]] = hooks.connectors()
         self.masker = Masker(config.secrets)
-        install_log_filter(self.masker)
+        self._log_filter = install_log_filter(self.masker)
         _ensure_folders(config)
         self.db, self.sessions = make_db(config.database_url)
         self._models_loaded = hooks.pm.hook.register_models()
@@ -101,8 +101,9 @@ class Engine:
         self.close()
 
     def close(self) -> None:
-        """Release the database connections."""
+        """Release the database connections and this engine's log masking filter."""
         self.db.dispose()
+        remove_log_filter(self._log_filter)
 
     # -- schema -----------------------------------------------------------------------------------
 

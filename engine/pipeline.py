@@ -80,13 +80,15 @@ class Pipeline:
         # Set by the runner from one query at run start: skip per-page lookups when nothing is open.
         self.check_parked = True
         self.check_causes = True
+        # Keys with an open notification not yet seen in this run (re-fetched after the last page).
+        self.failed: set[str] = set()
         # Counts of the pages committed so far, saved on the execution row with each page.
         self.totals = empty_counts()
 
     # -- the page ------------------------------------------------------------------------------
 
     def process(self, records: Sequence[dict[str, Any]], *, cursor: Any = None, save_cursor: bool = False,
-                recheck: bool = False) -> PageResult:
+                recheck: bool = False, refetch: bool = False) -> PageResult:
         """Run ``records`` through rules, mapping and the target; commit everything at once."""
         run, feed, now = self.run, self.feed, self.run.now()
         counts = dict.fromkeys(("read", "created", "updated", "unchanged", "info", "parked", "errors"), 0)
@@ -95,8 +97,11 @@ class Pipeline:
         parks: list[tuple[_Item, str, str | None]] = []
         bells: list[tuple[_Item | None, str, str, str | None, dict[str, Any] | None]] = []
         items: list[_Item] = []
+        failed = self.failed
         for raw in records:
             item = self._item(raw)
+            if failed:
+                failed.discard(item.key)
             try:
                 if feed.rules:
                     match = feed.rules.first_match({**self.rule_doc_base, "record": raw}, feed=feed.name,
@@ -129,7 +134,7 @@ class Pipeline:
                     for k, _, m, o in outcomes if o.action != "error"])
             if feed.direction == "check":
                 passed = [i.key for i in items if i.key not in {b[0].key for b in bells if b[0]}]
-            notes = self._book(session, now, passed, events, parks, bells, counts, recheck)
+            notes = self._book(session, now, passed, events, parks, bells, counts, recheck, refetch)
             if save_cursor and cursor is not None:
                 journal.save_cursor(session, run.integration.name, feed.name, cursor, now)
             totals = {k: v + counts[k] for k, v in self.totals.items()}
@@ -280,7 +285,7 @@ class Pipeline:
 
     def _book(self, session: Any, now: datetime, passed: list[str], events: list[dict[str, Any]],
               parks: list[tuple[_Item, str, str | None]], bells: list[Any], counts: dict[str, int],
-              recheck: bool) -> list[NotificationInfo]:
+              recheck: bool, refetch: bool = False) -> list[NotificationInfo]:
         run, feed, name = self.run, self.feed, self.run.integration.name
         if self.check_parked and passed:
             was = journal.parked_keys(session, name, feed.name, passed)
@@ -296,10 +301,12 @@ class Pipeline:
         notes = []
         for item, kind, message, hint, details in bells:
             events.append(self._event(item.key if item else None, "error", message, details))
-            row = journal.ring(session, integration=name, feed=feed.name, record_key=item.key if item else None,
-                               record_label=item.label if item else None, kind=kind, message=message, hint=hint,
-                               details=details, now=now, execution_id=run.execution_id)
-            notes.append(journal.notification_info(row))
+            row, news = journal.ring(session, integration=name, feed=feed.name,
+                                     record_key=item.key if item else None, record_label=item.label if item else None,
+                                     kind=kind, message=message, hint=hint, details=details, now=now,
+                                     execution_id=run.execution_id, reopen=not refetch)
+            if news:
+                notes.append(journal.notification_info(row))
         journal.add_events(session, events)
         return notes
 

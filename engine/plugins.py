@@ -47,7 +47,8 @@ def build_manager(*, blocked: Iterable[str] = (), plugins: Sequence[object] | No
             pm.load_setuptools_entrypoints(hookspecs.PROJECT)
         else:
             for plugin in plugins:
-                pm.register(plugin)
+                # A module is named after itself; an instance after its class (not its id()).
+                pm.register(plugin, name=getattr(plugin, "__name__", None) or type(plugin).__name__)
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         raise PluginError(f"plugin {_plugin_name(pm, exc.plugin)!r} is invalid: {exc}") from exc

@@ -9,15 +9,16 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from engine.connector import RunContext
+from engine.connector import Page, RunContext
 from engine.errors import AuthError, EngineError, LockedError
 from engine.pipeline import Pipeline
 from engine.run_context import FeedRun
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
     from engine.feeds import FeedDef
 
 log = logging.getLogger(__name__)
+
+# Marks the page of re-fetched failed records (it moves no cursor).
+_RETRY = {"retry": "failed records"}
 
 Progress = Callable[[dict[str, int], "int | None"], None]
 
@@ -137,16 +141,23 @@ class Runner:
                     with eng.sessions() as s:
                         pipe.check_parked = journal.count_parked(s, integ.name, fd.name) > 0
                         pipe.check_causes = journal.count_open_causes(s, integ.name, fd.name) > 0
-                    pages = source.read(fd.source.resource, cursor=cursor, ctx=ctx)
+                        pipe.failed = set(journal.failed_keys(s, integ.name, fd.name) if pipe.check_causes else ())
+                    # Records that rang the bell before sit behind the cursor: those this run does not
+                    # read again are re-fetched after the last page, so that fixing the cause (a carrier
+                    # added to a map) and running the feed again is enough.
+                    pages = itertools.chain(source.read(fd.source.resource, cursor=cursor, ctx=ctx),
+                                            self._failed_page(run, pipe, ctx))
                 for page in pages:
                     if page is None:
                         continue
-                    result = pipe.process(page.records, cursor=page.cursor, save_cursor=fd.incremental,
-                                          recheck=recheck_keys is not None)
+                    refetch = page.cursor == _RETRY
+                    result = pipe.process(page.records, cursor=None if refetch else page.cursor,
+                                          save_cursor=fd.incremental, recheck=recheck_keys is not None,
+                                          refetch=refetch)
                     for k, v in result.counts.items():
                         counts[k] += v
                     notes.extend(result.notifications)
-                    if page.cursor is not None and recheck_keys is None:
+                    if page.cursor not in (None, _RETRY) and recheck_keys is None:
                         cursor_after = page.cursor
                     if progress:
                         progress(dict(counts), page.total)
@@ -173,10 +184,20 @@ class Runner:
             message = _summary(counts)
         return self._finish(integ, fd, execution_id, holder, status, counts, cursor_after, message, notes)
 
+    @staticmethod
+    def _failed_page(run: FeedRun, pipe: Pipeline, ctx: RunContext) -> Iterator[Page]:
+        """The records with an open notification that this run has not read: re-fetched by key."""
+        fd = run.feed
+        resource = run.source.resource(fd.source.resource)
+        keys = sorted(pipe.failed)
+        if not keys or fd.direction == "check" or resource is None or not resource.fetch:
+            return
+        records = list(run.source.fetch(fd.source.resource, keys, ctx=ctx))
+        if records:
+            yield Page(records=records, cursor=_RETRY)
+
     def _refetch(self, run: FeedRun, pipe: Pipeline, ctx: RunContext, keys: list[str],
                  counts: dict[str, int]) -> Any:
-        from engine.connector import Page
-
         fd = run.feed
         records = list(run.source.fetch(fd.source.resource, keys, ctx=ctx))
         found = {str(r.get(pipe.source_key)) for r in records}
@@ -198,9 +219,9 @@ class Runner:
         hint = ("Check the integration's credentials and access scopes." if isinstance(exc, AuthError)
                 else "The run stopped; the next run resumes from the last committed page.")
         with eng.sessions.begin() as s:
-            row = journal.ring(s, integration=integ.name, feed=fd.name, record_key=None, record_label=None,
-                               kind=f"run-failed:{type(exc).__name__}", message=message, hint=hint,
-                               details=None, now=eng.clock(), execution_id=execution_id)
+            row, _ = journal.ring(s, integration=integ.name, feed=fd.name, record_key=None, record_label=None,
+                                  kind=f"run-failed:{type(exc).__name__}", message=message, hint=hint,
+                                  details=None, now=eng.clock(), execution_id=execution_id)
             return journal.notification_info(row)
 
     def _finish(self, integ: IntegrationDef, fd: FeedDef, execution_id: int, holder: str, status: str,

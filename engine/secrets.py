@@ -210,6 +210,7 @@ def install_log_filter(masker: Masker) -> MaskingFilter:
     root = logging.getLogger()
     filt = next((f for f in root.filters if isinstance(f, MaskingFilter) and f.masker.secrets == masker.secrets),
                 None) or MaskingFilter(masker)
+    filt.users = getattr(filt, "users", 0) + 1  # engines sharing it; removed when the last one closes
     if filt not in root.filters:
         root.addFilter(filt)
     for handler in _handlers(root):
@@ -224,7 +225,10 @@ def _handlers(root: logging.Logger) -> list[logging.Handler]:
 
 
 def remove_log_filter(filt: MaskingFilter) -> None:
-    """Undo :func:`install_log_filter`."""
+    """Undo :func:`install_log_filter` (once every engine that installed the same filter undid it)."""
+    filt.users = getattr(filt, "users", 1) - 1
+    if filt.users > 0:
+        return
     root = logging.getLogger()
     root.removeFilter(filt)
     for handler in _handlers(root):

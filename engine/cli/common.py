@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -30,18 +31,51 @@ def main_group(fn: Callable[..., Any]) -> click.Group:
     fn = click.option("--config", "config_path", default="engine.yaml", show_default=True,
                       envvar="CONNECT_ENGINE_CONFIG", type=click.Path(dir_okay=False),
                       help="The engine configuration file.")(fn)
+    fn = click.option("-v", "--verbose", is_flag=True, envvar="CONNECT_ENGINE_VERBOSE",
+                      help="Log progress, and tracebacks of unexpected errors.")(fn)
     fn = click.pass_context(_store_config(fn))
     return click.group(cls=_Group)(fn)
 
 
 def _store_config(fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
-    def wrapper(ctx: click.Context, config_path: str, **kwargs: Any) -> Any:
+    def wrapper(ctx: click.Context, config_path: str, verbose: bool, **kwargs: Any) -> Any:
         ctx.ensure_object(dict)
         ctx.obj["config_path"] = config_path
+        setup_logging(verbose)
         return fn(**kwargs)
 
     return wrapper
+
+
+class _Quiet(logging.Formatter):
+    """One line per record; a traceback only when asked for (``--verbose``)."""
+
+    def __init__(self, verbose: bool) -> None:
+        super().__init__("%(levelname)s %(name)s: %(message)s")
+        self.verbose = verbose
+
+    def format(self, record: logging.LogRecord) -> str:
+        if self.verbose:
+            return super().format(record)
+        saved = record.exc_info, record.exc_text, record.stack_info
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        try:
+            return super().format(record) + (" (run with --verbose for details)" if saved[0] else "")
+        finally:
+            record.exc_info, record.exc_text, record.stack_info = saved
+
+
+def setup_logging(verbose: bool) -> None:
+    """Warnings (INFO with ``--verbose``) to stderr, one line each; secrets are masked by the engine's filter."""
+    root = logging.getLogger()
+    if any(getattr(h, "_connect_engine", False) for h in root.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Quiet(verbose))
+    handler._connect_engine = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")

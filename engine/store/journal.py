@@ -77,10 +77,19 @@ def cause_of(integration: str, feed: str, record_key: str | None, kind: str) -> 
 
 def ring(session: Session, *, integration: str, feed: str, record_key: str | None, record_label: str | None,
          kind: str, message: str, hint: str | None, details: dict[str, Any] | None, now: datetime,
-         execution_id: int | None) -> Notification:
-    """Raise (or re-raise) the notification of a cause; an acknowledged one comes back if it happens again."""
+         execution_id: int | None, reopen: bool = True) -> tuple[Notification, bool]:
+    """Raise (or re-raise) the notification of a cause.
+
+    An acknowledged or resolved one comes back if the cause happens again. With
+    ``reopen=False`` (a run re-trying a record that already rang) an open
+    notification only counts the occurrence and stays acknowledged if it was.
+
+    Returns:
+        The row, and whether it is news (new, or re-opened) that observers should hear of.
+    """
     cause = cause_of(integration, feed, record_key, kind)
     row = session.scalars(select(Notification).where(Notification.cause == cause)).one_or_none()
+    news = True
     if row is None:
         row = Notification(cause=cause, integration=integration, feed=feed, record_key=record_key,
                            record_label=record_label, message=message, hint=hint, details=details, count=1,
@@ -91,10 +100,22 @@ def ring(session: Session, *, integration: str, feed: str, record_key: str | Non
         row.message, row.hint, row.details, row.last_seen = message, hint, details, now
         row.record_label = record_label or row.record_label
         row.last_execution_id = execution_id
-        row.acknowledged_at = None
-        row.resolved_at = None
+        if reopen or row.resolved_at is not None:
+            row.acknowledged_at = None
+            row.resolved_at = None
+        else:
+            news = False
     session.flush()
-    return row
+    return row, news
+
+
+def failed_keys(session: Session, integration: str, feed: str, limit: int = 500) -> list[str]:
+    """Source keys of records whose notification is still open (re-tried at the start of each run)."""
+    q = (select(Notification.record_key).where(
+        Notification.integration == integration, Notification.feed == feed,
+        Notification.record_key.is_not(None), Notification.resolved_at.is_(None))
+        .order_by(Notification.last_seen).limit(limit))
+    return [k for k in session.scalars(q) if k]
 
 
 def resolve_causes(session: Session, *, integration: str, feed: str, record_keys: Sequence[str],

@@ -199,9 +199,10 @@ def test_parked_records_are_rechecked_on_the_retry_schedule_until_they_pass_or_e
 
     edit(engine, "orders", 1, financial_status="paid")  # paid: the next incremental run imports it
     run = engine.run("import_orders", "shop")
-    assert run.counts == counts(read=1, created=1)
+    # order 1 by cursor; order 22 (its shipping method still has no carrier) re-fetched and failing again
+    assert run.counts == counts(read=2, created=1, errors=1)
     assert "1" not in {p.record_key for p in engine.parked()}
-    assert "passed after 2 check(s)" in events(engine, run.id)[-1].message
+    assert any("passed after 2 check(s)" in e.message for e in events(engine, run.id))
 
     edit(engine, "orders", 3, financial_status="paid")
     clock.now = datetime(2024, 5, 1, 18, 0, 1, tzinfo=UTC)
