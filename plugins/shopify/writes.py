@@ -51,7 +51,9 @@ def write_fulfillments(client: ShopifyClient, records: Sequence[Mapping[str, Any
     Before posting, the order's fulfillments are read: one carrying the same
     tracking number means a previous run already pushed it (``unchanged``). A
     POST that fails transiently is not blindly repeated: the order is re-read
-    first, and the POST is sent again only if the fulfillment is still absent.
+    first, and the POST is sent again only if the fulfillment is still absent. If the
+    shop refuses that repeat (a timed-out POST it applied late closed the order), the
+    order is read once more and the late fulfillment counts as created.
 
     Args:
         client: The shop.
@@ -106,12 +108,23 @@ def _fulfil(client: ShopifyClient, record: Mapping[str, Any], key: str, retrier:
         "line_items_by_fulfillment_order": _allocate(client, order_id, open_fos, record.get("lines"), key),
     }}
 
+    failed_before = False
+
     def post() -> WriteOutcome:
+        nonlocal failed_before
         try:
             created = client.post("fulfillments.json", body, retry=False)["fulfillment"]
         except TransientError:
+            failed_before = True
             # The POST may have been applied before the failure: look before trying again.
             found = _find(client, order_id, number)
+            if found is not None:
+                return WriteOutcome(key=key, action="created", remote_id=str(found["id"]))
+            raise
+        except RemoteRejected:
+            # A timed-out POST may still be applied by the shop after our look; the retry then finds the
+            # fulfillment order closed. Look once more before calling it an error.
+            found = _find(client, order_id, number) if failed_before else None
             if found is not None:
                 return WriteOutcome(key=key, action="created", remote_id=str(found["id"]))
             raise
