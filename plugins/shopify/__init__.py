@@ -33,9 +33,12 @@ def _sandbox_main(argv: Sequence[str]) -> int:
 
 @hookimpl
 def register_sandboxes() -> list[SandboxSpec]:
-    """The Shopify sandbox (``connect-engine sandbox shopify --port 8081``)."""
+    """The Shopify sandbox (``connect-engine sandbox shopify --port 8081``), with its contract-suite hints."""
+    from plugins.shopify import contract
+
     return [SandboxSpec(name="shopify", description="A fake Shopify Admin REST API on loopback (products, "
-                        "orders, inventory, fulfillments)", main=_sandbox_main)]
+                        "orders, inventory, fulfillments)", main=_sandbox_main, connector="shopify",
+                        start=contract.start, contract=contract.CONTRACT)]
 
 
 @hookimpl
