@@ -88,6 +88,13 @@ class SandboxServer(ThreadingHTTPServer):
         socketserver.TCPServer.server_bind(self)
         self.server_name, self.server_port = self.server_address[:2]
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (a timed-out test client, a stopped sandbox) is normal here; other errors print."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)) or self.stopping.is_set():
+            return
+        super().handle_error(request, client_address)
+
     def close_connections(self) -> None:
         """Shut down every open client connection so keep-alive threads end."""
         self.stopping.set()
