@@ -17,6 +17,7 @@ from croniter import croniter
 
 from engine.connector import RunContext, WriteOutcome
 from engine.errors import EngineError, MappingError, RecordError, Severity
+from engine.gcpause import pausing
 from engine.store import journal
 from engine.store.models import Parked
 from engine.store.records import NotificationInfo, empty_counts
@@ -87,6 +88,7 @@ class Pipeline:
 
     # -- the page ------------------------------------------------------------------------------
 
+    @pausing  # a page is thousands of fresh objects: no collection passes over them (engine.gcpause)
     def process(self, records: Sequence[dict[str, Any]], *, cursor: Any = None, save_cursor: bool = False,
                 recheck: bool = False, refetch: bool = False) -> PageResult:
         """Run ``records`` through rules, mapping and the target; commit everything at once."""

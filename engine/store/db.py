@@ -8,17 +8,21 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.store import jsontext
+
 
 def make_db(url: str, **kwargs: Any) -> tuple[SAEngine, sessionmaker[Session]]:
     """Create the SQLAlchemy engine and its sessionmaker for ``url``.
 
     SQLite files get WAL, ``synchronous=NORMAL``, foreign keys and a busy
     timeout, so separate processes (scheduler, CLI, workers) can share one file.
+    JSON columns are written by :func:`engine.store.jsontext.dumps`.
     """
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30})
+    kwargs.setdefault("json_serializer", jsontext.dumps)
     db = create_engine(url, **kwargs)
     if db.dialect.name == "sqlite":
         event.listen(db, "connect", _sqlite_pragmas)

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import any_, bindparam, select
+from sqlalchemy import any_, bindparam
 from sqlalchemy.dialects import postgresql
 
 from engine.connector import WriteOutcome
 from engine.errors import EngineError, RecordError, Severity
 from engine.store.upsert import upsert
+from plugins.connect.keyed import select_by_keys
 
 if TYPE_CHECKING:
     from sqlalchemy import ColumnElement, Table
@@ -99,17 +100,8 @@ def key_in(column: ColumnElement[Any], dialect: str, values: Sequence[Any] | Non
 def stored_rows(session: Session, target: Target, keys: Iterable[str],
                 scope: Mapping[str, Any]) -> list[tuple[Any, ...]]:
     """``(id, key, *columns)`` of the stored rows of these keys within ``scope``."""
-    table = target.table
-    key_col = table.c[target.key]
-    query = select(table.c.id, key_col, *(table.c[c] for c in target.columns)).where(
-        key_in(key_col, session.get_bind().dialect.name, name="keys"),
-        *(table.c[name] == bindparam(name) for name in target.scope))
-    wanted = list(dict.fromkeys(keys))
-    params = {name: scope[name] for name in target.scope}
-    out: list[tuple[Any, ...]] = []
-    for start in range(0, len(wanted), CHUNK):
-        out.extend(session.execute(query, {**params, "keys": wanted[start:start + CHUNK]}).all())
-    return out
+    return select_by_keys(session, target.table, ("id", target.key, *target.columns), target.key, list(keys),
+                          {name: scope[name] for name in target.scope})
 
 
 class Batch:
@@ -141,6 +133,8 @@ class Batch:
         if target.created_at:
             self._fixed["created_at"] = now
         self._template = {**dict.fromkeys(target.columns), target.key: None, **self._fixed}
+        self._key = target.key
+        self._defaults = dict(target.defaults)
 
     def load(self, keys: Iterable[str]) -> None:
         """Read the stored rows of ``keys`` (one SELECT per 500 keys)."""
@@ -159,7 +153,8 @@ class Batch:
             RecordError: ``write_mode`` is ``update`` and the key is not in the hub
                 (severity ``info``: nothing to update).
         """
-        row = self.rows.get(key)
+        rows = self.rows
+        row = rows.get(key)
         mode = self.mode
         if row is None:
             if mode == "update":
@@ -167,10 +162,10 @@ class Batch:
                                   severity=Severity.INFO)
             row = self._template.copy()
             row.update(values)
-            row[self.target.key] = key
-            if self.target.defaults:
-                row.update({c: v for c, v in self.target.defaults.items() if row[c] is None})
-            self.rows[key] = row
+            row[self._key] = key
+            if self._defaults:
+                row.update({c: v for c, v in self._defaults.items() if row[c] is None})
+            rows[key] = row
             self.dirty[key] = None
             return "created"
         if mode == "create":

@@ -6,13 +6,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import update
-
 from engine.connector import WriteOutcome
 from engine.errors import RecordError
 from plugins.connect import coerce
-from plugins.connect.bulk import CHUNK, Batch, Target, allowed_columns, failed, key_in, write_all
-from plugins.connect.models import Product, ProductLink, ProductSupplier, Stock, Supplier
+from plugins.connect.bulk import Batch, Target, allowed_columns, failed, write_all
+from plugins.connect.keyed import update_by_keys
+from plugins.connect.models import KEY, Product, ProductLink, ProductSupplier, Stock, Supplier
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -29,6 +28,7 @@ PRODUCT_SUPPLIERS = Target(ProductSupplier.__table__, "external_id",
                            ("sku", "supplier_external_id", "supplier_reference", "price"), "product supplier",
                            scope=("integration",), created_at=False)
 _LINK_FIELDS = ("sku", "external_id", "remote")
+_DECIMAL = coerce.DECIMAL.match  # prices already in canonical form pass as they are
 
 
 def product_values(record: dict[str, Any]) -> dict[str, Any]:
@@ -45,7 +45,8 @@ def product_values(record: dict[str, Any]) -> dict[str, Any]:
         v = record["weight_grams"]
         values["weight_grams"] = v if type(v) is float or v is None else coerce.number(v, "weight_grams")
     if "price" in record:
-        values["price"] = coerce.decimal_text(record["price"], "price")
+        v = record["price"]
+        values["price"] = v if type(v) is str and _DECIMAL(v) else coerce.decimal_text(v, "price")
     if "status" in record:
         v = record["status"]
         values["status"] = v if v is None or (type(v) is str and len(v) <= 40) else coerce.text(v, "status", 40)
@@ -62,9 +63,11 @@ def link_values(record: dict[str, Any]) -> dict[str, Any] | None:
         return None
     values: dict[str, Any] = {}
     if has_id:
-        values["external_id"] = coerce.text(record["external_id"], "external_id", 255)
+        v = record["external_id"]
+        values["external_id"] = v if type(v) is str and len(v) <= 255 else coerce.text(v, "external_id", 255)
     if has_remote:
-        values["data"] = coerce.obj(record["remote"], "remote")
+        v = record["remote"]
+        values["data"] = v if type(v) is dict else coerce.obj(v, "remote")
     if values.get("external_id") is None and values.get("data") is None:
         return None
     return values
@@ -88,11 +91,13 @@ def write_products(session: Session, records: Sequence[dict[str, Any]], ctx: Run
     links = Batch(session, LINKS, ctx, now, allowed=LINKS.columns, mode="upsert")
     outcomes: list[WriteOutcome | None] = [None] * len(records)
     parsed: list[tuple[int, str, dict[str, Any], dict[str, Any] | None]] = []
-    key = coerce.key
+    add = parsed.append
     for i, record in enumerate(records):
         try:
-            sku = key(record.get("sku"), "sku")
-            parsed.append((i, sku, product_values(record), link_values(record)))
+            sku = record.get("sku")
+            if type(sku) is not str or not sku or len(sku) > KEY:
+                sku = coerce.key(sku, "sku")
+            add((i, sku, product_values(record), link_values(record)))
         except RecordError as exc:
             outcomes[i] = failed(str(record.get("sku") or ""), exc)
     skus = [p[1] for p in parsed]
@@ -101,25 +106,22 @@ def write_products(session: Session, records: Sequence[dict[str, Any]], ctx: Run
         links.load(skus)
     relinked: list[str] = []
     create_only = ctx.write_mode == "create"
+    apply_product, apply_link = products.apply, links.apply
     for i, sku, values, link in parsed:
         try:
-            action = products.apply(sku, values)
+            action = apply_product(sku, values)
         except RecordError as exc:
             outcomes[i] = failed(sku, exc)
             continue
-        if link is not None and links.apply(sku, link) != "unchanged":
+        if link is not None and apply_link(sku, link) != "unchanged":
             relinked.append(sku)
             if action == "unchanged" and not create_only:
                 action = "updated"
-        outcomes[i] = WriteOutcome(key=sku, action=action)
+        outcomes[i] = WriteOutcome(sku, action)
     products.flush()
     links.flush()
     if relinked:
-        stock = Stock.__table__
-        where = key_in(stock.c.sku, session.get_bind().dialect.name, name="skus")
-        touch = update(stock).where(where).values(updated_at=now)
-        for start in range(0, len(relinked), CHUNK):
-            session.execute(touch, {"skus": relinked[start:start + CHUNK]})
+        update_by_keys(session, Stock.__table__, "sku", relinked, {"updated_at": now})
     return [o for o in outcomes if o is not None]
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from engine.errors import RecordError
 
-_DECIMAL = re.compile(r"^-?\d+\.\d\d\d*$")
+DECIMAL = re.compile(r"^-?\d+\.\d\d\d*$")  # canonical money text: decimal_text keeps it as is
 _CENT = Decimal("0.01")
 
 
@@ -50,7 +50,7 @@ def decimal_text(value: Any, field: str) -> str | None:
     """A money amount as canonical text with at least two decimals (``19.9`` -> ``"19.90"``)."""
     if value is None or value == "":
         return None
-    if isinstance(value, str) and _DECIMAL.match(value):
+    if isinstance(value, str) and DECIMAL.match(value):
         return value
     if isinstance(value, bool):
         raise RecordError(f"{field} must be a number, got {value!r}", field=field)

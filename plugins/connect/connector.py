@@ -62,8 +62,7 @@ class HubConnector(Connector):
         return str(self.settings.get("default_warehouse") or stock.DEFAULT_WAREHOUSE)
 
     def open(self) -> None:
-        """Open the HTTP client image downloads use."""
-        self._http()
+        """Nothing to acquire up front: the HTTP client of image downloads opens on first use."""
 
     def _http(self) -> httpx.Client:
         if self._client is None:

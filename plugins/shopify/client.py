@@ -11,6 +11,7 @@ import httpx
 import orjson
 
 from engine.errors import TransientError
+from engine.gcpause import paused
 from engine.http import Retrier, classify, json_body, make_client, translate
 from plugins.shopify.paging import LinkPaginator
 
@@ -183,7 +184,8 @@ class ShopifyClient:
                 raise translate(exc) from exc
             self.pacer.observe(response)
             classify(response, write=write, message_from=shopify_message)
-            return json_body(response), response
+            with paused():  # a page of records is thousands of fresh objects (engine.gcpause)
+                return json_body(response), response
 
         return self.retrier.call(once, on_retry=_log_retry) if retry else once()
 

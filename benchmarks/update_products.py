@@ -1,0 +1,245 @@
+"""``update_products`` from the Shopify sandbox into SQLite, beside the hand-written floor, in one run.
+
+For each N (default 10,000 and 100,000 products, 1-3 variants each) and each
+repetition, a fresh sandbox process is started (rate limiting off, every
+product rendered before it listens) and both tools run against it as separate
+processes, each with its own SQLite file:
+
+1. ``full``: empty database, first run (a full load; the cursor is recorded);
+2. the sandbox changes 1% of the products (``POST /__sandbox/products/touch?pct=1``,
+   the same products for the same seed);
+3. ``incr``: same database and cursor, only what changed.
+
+The engine runs exactly as a user runs it: ``connect-engine --config engine.yaml
+run update_products --integration bench --json`` with a generated engine.yaml
+(the console script's code, in a fresh interpreter). The floor is plain httpx +
+sqlite3 ``executemany`` (``peers/baseline_httpx_sqlite.py`` of the shared peer
+benchmark, found next to the repository by default). Tool order alternates
+between repetitions; medians are reported. Wall time includes interpreter start
+and imports; peak RSS is that of the tool's process (``os.wait4``).
+
+    python benchmarks/update_products.py [--ns 10000,100000] [--reps 3] [--floor PATH]
+
+Prints figures and the targets' PASS/MISS; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sqlite3
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.measure import PY, REPO, Measured, SandboxProcess, median, repo_env, run_measured, table  # noqa: E402
+
+TOKEN = "bench-token"
+INTEGRATION = "bench"
+FLOOR_DEFAULT = REPO.parent / "shared" / "bench" / "peers" / "baseline_httpx_sqlite.py"
+PHASES = ("full", "incr")
+CLI = "import sys; from engine.cli import main; sys.exit(main())"  # what the console script runs
+TARGET_FLOOR_RATIO = 1.5
+TARGET_RSS_GROWTH = 1.2
+TARGET_INCR_SPEEDUP = 20.0
+
+
+def engine_yaml(work: Path, shop_url: str) -> Path:
+    """Write the benchmark's engine.yaml (own SQLite file, the repository's feeds and mappings)."""
+    path = work / "engine.yaml"
+    path.write_text(
+        f"database: sqlite:///{work / 'engine.db'}\n"
+        f"timezone: UTC\n"
+        f"data_dir: {work / 'data'}\n"
+        f"feeds_dir: {REPO / 'feeds.d'}\n"
+        f"mappings_dir: {REPO / 'mappings'}\n"
+        "hub: {connector: connect}\n"
+        "integrations:\n"
+        f"  {INTEGRATION}:\n"
+        "    connector: shopify\n"
+        "    settings:\n"
+        f"      shop_url: {shop_url}\n"
+        "      access_token: ${BENCH_SHOPIFY_TOKEN}\n",
+        encoding="utf-8")
+    return path
+
+
+def run_engine(work: Path, timeout: float) -> tuple[Measured, int, int, float]:
+    """One ``connect-engine run update_products``: the process, variant rows, products, the run's own seconds."""
+    cmd = [PY, "-c", CLI, "--config", str(work / "engine.yaml"), "run", "update_products",
+           "--integration", INTEGRATION, "--json"]
+    m = run_measured(cmd, env=repo_env(BENCH_SHOPIFY_TOKEN=TOKEN), cwd=work, timeout=timeout)
+    info = m.last_json() or {}
+    counts = info.get("counts") or {}
+    if m.rc != 0 or info.get("status") != "success":
+        raise RuntimeError(f"engine run failed (exit {m.rc}, status {info.get('status')}): "
+                           f"{info.get('message') or m.stderr[-1500:]}")
+    rows = counts.get("created", 0) + counts.get("updated", 0) + counts.get("unchanged", 0)
+    return m, rows, counts.get("read", 0), float(info.get("duration") or 0.0)
+
+
+def run_floor(floor: Path, work: Path, url: str, timeout: float) -> tuple[Measured, int, int, float]:
+    """One run of the hand-written floor: the process, variant rows, products, its own seconds."""
+    cmd = [PY, str(floor), "--base-url", url, "--db", str(work / "floor.db"), "--token", TOKEN, "--mode", "sync"]
+    m = run_measured(cmd, cwd=work, timeout=timeout)
+    res = m.last_json("RESULT ") or {}
+    if m.rc != 0 or not res:
+        raise RuntimeError(f"floor run failed (exit {m.rc}): {m.stderr[-1500:]}")
+    return m, int(res.get("rows_written") or 0), int(res.get("products") or 0), float(res.get("t_total_s") or 0.0)
+
+
+def db_totals(path: Path, query: str) -> tuple[int, int]:
+    """``(rows, sum of price cents)`` of a result database."""
+    con = sqlite3.connect(path)
+    try:
+        rows, cents = con.execute(query).fetchone()
+    finally:
+        con.close()
+    return int(rows or 0), int(cents or 0)
+
+
+ENGINE_TOTALS = ("SELECT COUNT(*), SUM(CAST(ROUND(CAST(p.price AS REAL) * 100) AS INTEGER)) FROM hub_products p "
+                 f"JOIN hub_product_links l ON l.sku = p.sku AND l.integration = '{INTEGRATION}'")
+FLOOR_TOTALS = ("SELECT COUNT(*), SUM(CAST(ROUND(CAST(price AS REAL) * 100) AS INTEGER)) "
+                "FROM shopify_variants")
+
+
+def one_rep(n: int, rep: int, args: argparse.Namespace, floor: Path | None, root: Path) -> list[dict[str, Any]]:
+    """Both tools, both phases, against one fresh sandbox; returns one result per (tool, phase)."""
+    tools = ["engine"] + (["floor"] if floor else [])
+    if rep % 2:
+        tools.reverse()
+    out: list[dict[str, Any]] = []
+    with SandboxProcess(n, seed=args.seed, token=TOKEN) as sandbox:
+        variants = int(sandbox.control("GET", "info")["variants"])
+        works = {}
+        for tool in tools:
+            works[tool] = root / f"n{n}-rep{rep}-{tool}"
+            shutil.rmtree(works[tool], ignore_errors=True)
+            works[tool].mkdir(parents=True)
+        engine_yaml(works["engine"], sandbox.url)
+        for phase in PHASES:
+            if phase == "incr":
+                changed = sandbox.control("POST", f"products/touch?pct={args.pct:g}")["changed"]
+            for tool in tools:
+                if tool == "engine":
+                    m, rows, products, inrun = run_engine(works[tool], args.timeout)
+                else:
+                    assert floor is not None
+                    m, rows, products, inrun = run_floor(floor, works[tool], sandbox.url, args.timeout)
+                out.append({"n": n, "rep": rep, "tool": tool, "phase": phase, "wall": m.wall_s, "inrun": inrun,
+                            "rss": m.peak_rss_mib, "rows": rows, "products": products})
+                print(f"N={n} rep={rep} {tool:6s} {phase:4s} wall={m.wall_s:7.3f}s in-run={inrun:7.3f}s "
+                      f"rss={m.peak_rss_mib:6.1f}MiB "
+                      f"rows={rows} products={products}", flush=True)
+        totals = {"engine": db_totals(works["engine"] / "engine.db", ENGINE_TOTALS)}
+        if floor:
+            totals["floor"] = db_totals(works["floor"] / "floor.db", FLOOR_TOTALS)
+        ok = all(t[0] == variants for t in totals.values()) and len({t[1] for t in totals.values()}) == 1
+        print(f"N={n} rep={rep} verify: sandbox variants={variants}, touched={changed} products; "
+              + ", ".join(f"{k} rows={v[0]} price_cents={v[1]}" for k, v in totals.items())
+              + (" OK" if ok else " MISMATCH"), flush=True)
+        for r in out:
+            r["verified"] = ok
+    if not args.keep:
+        for path in works.values():
+            shutil.rmtree(path, ignore_errors=True)
+    return out
+
+
+def summarize(results: list[dict[str, Any]], ns: list[int], have_floor: bool) -> tuple[str, list[str]]:
+    """The median table and the target checks."""
+    med: dict[tuple[int, str, str], dict[str, float]] = {}
+    for key in {(r["n"], r["tool"], r["phase"]) for r in results}:
+        rs = [r for r in results if (r["n"], r["tool"], r["phase"]) == key]
+        med[key] = {f: median(r[f] for r in rs) for f in ("wall", "inrun", "rss", "rows", "products")}
+        med[key]["reps"] = len(rs)
+        med[key]["ok"] = all(r["verified"] for r in rs)
+    rows = []
+    for n in ns:
+        for phase in PHASES:
+            floor = med.get((n, "floor", phase))
+            for tool in ("floor", "engine"):
+                m = med.get((n, tool, phase))
+                if m is None:
+                    continue
+                ratio = f"{m['wall'] / floor['wall']:.2f}x" if floor else "-"
+                rows.append([f"{n:,}", tool, phase, f"{m['wall']:.3f}", f"{m['inrun']:.3f}",
+                             f"{m['rows'] / m['wall']:,.0f}",
+                             f"{m['rss']:.1f}", ratio, f"{m['rows']:,.0f}", f"{m['products']:,.0f}",
+                             f"{int(m['reps'])}{'' if m['ok'] else ' (verify MISMATCH)'}"])
+    text = table(["N", "tool", "phase", "wall s", "in-run s", "records/s", "peak RSS MiB", "x floor", "variant rows",
+                  "products", "reps"], rows)
+    checks = []
+    for n in ns:
+        eng = med.get((n, "engine", "full"))
+        flo = med.get((n, "floor", "full"))
+        if eng and flo:
+            ratio = eng["wall"] / flo["wall"]
+            checks.append(f"{'PASS' if ratio <= TARGET_FLOOR_RATIO else 'MISS'}  N={n:,}: full run {eng['wall']:.3f}s "
+                          f"= {ratio:.2f}x the floor's {flo['wall']:.3f}s (target <= {TARGET_FLOOR_RATIO}x)")
+        elif eng and not have_floor:
+            checks.append(f"SKIP  N={n:,}: full run vs floor (no floor)")
+    if len(ns) > 1:
+        lo, hi = min(ns), max(ns)
+        rss = {n: max(med[(n, "engine", p)]["rss"] for p in PHASES if (n, "engine", p) in med) for n in (lo, hi)}
+        growth = rss[hi] / rss[lo]
+        checks.append(f"{'PASS' if growth <= TARGET_RSS_GROWTH else 'MISS'}  peak RSS {rss[hi]:.1f} MiB at {hi:,} "
+                      f"= {growth:.2f}x the {rss[lo]:.1f} MiB at {lo:,} (target <= {TARGET_RSS_GROWTH}x)")
+    for n in ns:
+        full, incr = med.get((n, "engine", "full")), med.get((n, "engine", "incr"))
+        if full and incr:
+            speedup = full["wall"] / incr["wall"]
+            inrun = full["inrun"] / incr["inrun"] if incr["inrun"] else float("nan")
+            checks.append(f"{'PASS' if speedup >= TARGET_INCR_SPEEDUP else 'MISS'}  N={n:,}: 1%-changed run "
+                          f"{incr['wall']:.3f}s is {speedup:.1f}x faster than the full run {full['wall']:.3f}s "
+                          f"(target >= {TARGET_INCR_SPEEDUP:g}x); without process start: {incr['inrun']:.3f}s vs "
+                          f"{full['inrun']:.3f}s = {inrun:.1f}x")
+            flo_full, flo_incr = med.get((n, "floor", "full")), med.get((n, "floor", "incr"))
+            if flo_full and flo_incr:
+                checks.append(f"      (the floor itself: {flo_full['wall'] / flo_incr['wall']:.1f}x by wall, "
+                              f"{flo_full['inrun'] / flo_incr['inrun']:.1f}x without process start)")
+    return text, checks
+
+
+def main() -> None:
+    """Parse arguments, run the matrix, print the table and the target checks."""
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ns", default="10000,100000", help="product counts, comma separated")
+    ap.add_argument("--reps", type=int, default=3, help="repetitions (medians are reported)")
+    ap.add_argument("--floor", type=Path, default=FLOOR_DEFAULT, help="the hand-written floor script")
+    ap.add_argument("--seed", type=int, default=42, help="sandbox data seed")
+    ap.add_argument("--pct", type=float, default=1.0, help="percent of products changed before the incr phase")
+    ap.add_argument("--timeout", type=float, default=900.0, help="seconds per run")
+    ap.add_argument("--work", type=Path, default=None, help="work folder (default: a temporary one)")
+    ap.add_argument("--keep", action="store_true", help="keep the databases")
+    args = ap.parse_args()
+    ns = [int(x) for x in args.ns.split(",") if x]
+    floor: Path | None = args.floor.resolve()
+    if not floor.is_file():
+        print(f"# the floor {floor} is absent: its columns are skipped", flush=True)
+        floor = None
+    root = args.work or Path(tempfile.mkdtemp(prefix="bench-update-products-"))
+    root.mkdir(parents=True, exist_ok=True)
+    print(f"# python {sys.version.split()[0]}, sqlite {sqlite3.sqlite_version}, work {root}", flush=True)
+    results: list[dict[str, Any]] = []
+    for n in ns:
+        for rep in range(args.reps):
+            results.extend(one_rep(n, rep, args, floor, root))
+    text, checks = summarize(results, ns, floor is not None)
+    print()
+    print(f"update_products, medians of {args.reps}: records/s = variant rows / process wall; in-run = the tool's "
+          "own timer after start-up (engine: the execution's duration); x floor = wall / floor wall")
+    print(text)
+    print()
+    for line in checks:
+        print(line)
+    if args.work is None and not args.keep:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
