@@ -109,9 +109,14 @@ class Engine:
 
     def upgrade(self) -> list[str]:
         """Bring the database schema to the newest revision of every registered migration folder."""
-        from engine.store import migrate
+        from engine.store import schema_state
 
-        return migrate.upgrade(self.db, migrate.folders(self.hooks))
+        version_folders = schema_state.folders(self.hooks)
+        if schema_state.is_current(self.db, version_folders):
+            return []
+        from engine.store import migrate  # Alembic is imported only when there is work for it
+
+        return migrate.upgrade(self.db, version_folders)
 
     def create_all(self) -> None:
         """Create missing tables straight from the models (tests and throwaway databases)."""

@@ -17,24 +17,14 @@ def cli() -> None:
     """Keep an inventory / order hub in sync with e-commerce stores."""
 
 
-def _load_commands() -> None:
-    # Imported for their side effect of adding commands to ``cli``.
-    from engine.cli import (  # noqa: F401
-        db,
-        feeds,
-        hub,
-        inspect,
-        integrations,
-        parked,
-        plugins_cmd,
-        run,
-        sandbox,
-        serve,
-        validate,
-    )
-
-
-_load_commands()
+# Built-in commands load when used: ``run`` should not pay for importing migrations or the hub CLI.
+LAZY_COMMANDS = {
+    "db": "engine.cli.db", "executions": "engine.cli.inspect", "feeds": "engine.cli.feeds",
+    "hub": "engine.cli.hub", "integrations": "engine.cli.integrations", "notifications": "engine.cli.inspect",
+    "parked": "engine.cli.parked", "plugins": "engine.cli.plugins_cmd", "run": "engine.cli.run",
+    "sandbox": "engine.cli.sandbox", "serve": "engine.cli.serve", "validate": "engine.cli.validate",
+}
+cli.lazy_commands = LAZY_COMMANDS  # type: ignore[attr-defined]
 
 
 def add_plugin_commands(group: click.Group) -> None:

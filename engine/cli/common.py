@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import json
 import logging
 import sys
@@ -23,7 +24,19 @@ EXIT_LOCKED = 3
 
 
 class _Group(click.Group):
-    """Root group that lets plugins add commands once the engine's plugins are known."""
+    """Root group whose built-in commands are imported on first use (``lazy_commands``: name -> module)."""
+
+    lazy_commands: dict[str, str] = {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy_commands})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in self.lazy_commands:
+            import importlib
+
+            importlib.import_module(self.lazy_commands[cmd_name])  # registers itself on this group
+        return self.commands.get(cmd_name)
 
 
 def main_group(fn: Callable[..., Any]) -> click.Group:
@@ -96,6 +109,8 @@ def get_engine(ctx: click.Context) -> Engine:
         except EngineError as exc:
             fail(exc)
         ctx.call_on_close(obj["engine"].close)
+        # One command, one engine: what exists now lives until exit, so the collector can skip it.
+        gc.freeze()
     return obj["engine"]  # type: ignore[no-any-return]
 
 

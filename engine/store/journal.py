@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 
 from engine.store.models import Cursor, Event, Execution, Ledger, Notification, Parked
 from engine.store.records import ExecutionInfo, NotificationInfo, empty_counts
@@ -55,9 +55,12 @@ def finish_execution(session: Session, execution_id: int, *, status: str, now: d
         status=status, finished_at=now, counts=dict(counts), cursor_after=cursor_after, message=message))
 
 
+_SAVE_COUNTS = update(Execution).where(Execution.id == bindparam("eid")).values(counts=bindparam("running"))
+
+
 def save_counts(session: Session, execution_id: int, counts: dict[str, int]) -> None:
     """Record a running execution's counts so far (in each page's transaction: a killed run keeps them)."""
-    session.execute(update(Execution).where(Execution.id == execution_id).values(counts=dict(counts)))
+    session.execute(_SAVE_COUNTS, {"eid": execution_id, "running": dict(counts)})
 
 
 # -- events and the bell -------------------------------------------------------------------------

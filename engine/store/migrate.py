@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.exc import SQLAlchemyError
 
 from engine.errors import StoreError
+from engine.store import schema_state
 from engine.store.db import make_db
 from engine.store.models import Base
 
@@ -43,12 +44,7 @@ _PG_LOCK = 0x636F6E6E  # advisory lock id: two processes never upgrade one Postg
 
 def folders(hooks: Hooks) -> list[str]:
     """The engine's version folder followed by every folder plugins register (``register_migrations``)."""
-    out = [str(CORE_VERSIONS)]
-    for result in hooks.pm.hook.register_migrations():
-        for folder in result or ():
-            if str(folder) not in out:
-                out.append(str(folder))
-    return out
+    return schema_state.folders(hooks)
 
 
 def alembic_config(version_folders: Sequence[str] = (), connection: Connection | None = None) -> Config:

@@ -24,8 +24,9 @@ already running.
 
 def _walk(group: click.Group, path: list[str]) -> list[tuple[list[str], click.Command]]:
     out: list[tuple[list[str], click.Command]] = []
-    for name in sorted(group.commands):
-        cmd = group.commands[name]
+    for name in group.list_commands(click.Context(group)):
+        cmd = group.get_command(click.Context(group), name)
+        assert cmd is not None
         out.append(([*path, name], cmd))
         if isinstance(cmd, click.Group):
             out.extend(_walk(cmd, [*path, name]))
