@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     import click
 
     from engine.connector import Connector
+    from engine.mapping import JMESPathFunction
 
 
 @hookimpl
@@ -29,6 +30,14 @@ def _sandbox_main(argv: Sequence[str]) -> int:
         return main(list(argv))
     except SystemExit as exc:  # --help, or a usage error from argparse
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+
+
+@hookimpl
+def register_jmespath_functions() -> list[JMESPathFunction]:
+    """``variant_name(product_title, variant_title)``: a hub product's name from a Shopify variant."""
+    from plugins.shopify.functions import FUNCTIONS
+
+    return FUNCTIONS
 
 
 @hookimpl
