@@ -27,7 +27,7 @@ from enum import Enum
 from typing import Any, ClassVar
 
 
-class Severity(str, Enum):
+class Severity(str, Enum):  # noqa: UP042 - str values compare equal to YAML's plain strings
     """What happens to a record that raised or matched a rule."""
 
     INFO = "info"

@@ -269,7 +269,8 @@ class Pipeline:
             if other is None:
                 diff = {"missing": f"{feed.target.side} has no record {k!r}"}
             else:
-                diff = {f: {"source": mine.get(f), "target": other.get(f)} for f in fields if mine.get(f) != other.get(f)}
+                diff = {f: {"source": mine.get(f), "target": other.get(f)}
+                        for f in fields if mine.get(f) != other.get(f)}
             if not diff:
                 counts["unchanged"] += 1
                 continue

@@ -46,7 +46,8 @@ def acquire(session: Session, integration: str, feed: str, *, holder: str, lease
     if got == holder:
         return
     current = session.scalars(select(Lock).where(Lock.integration == integration, Lock.feed == feed)).one()
-    msg = f"feed {feed!r} of integration {integration!r} is already running since {current.acquired_at:%Y-%m-%d %H:%M:%S} UTC"
+    msg = (f"feed {feed!r} of integration {integration!r} is already running since "
+           f"{current.acquired_at:%Y-%m-%d %H:%M:%S} UTC")
     if current.execution_id:
         msg += f", execution {current.execution_id}"
     msg += f" (held by {current.holder}, lease until {current.lease_until:%H:%M:%S} UTC)"

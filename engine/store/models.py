@@ -6,8 +6,8 @@ database and one transaction cover a page's data and its bookkeeping.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Optional
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -33,12 +33,12 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError(f"naive datetime {value!r}: the engine stores tz-aware UTC only")
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -59,12 +59,12 @@ class Execution(Base):
     trigger: Mapped[str] = mapped_column(String(20))  # schedule | manual | retry | due
     status: Mapped[str] = mapped_column(String(20), index=True)  # running|success|partial|failed|skipped|interrupted
     started_at: Mapped[datetime]
-    finished_at: Mapped[Optional[datetime]]
+    finished_at: Mapped[datetime | None]
     counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    cursor_before: Mapped[Optional[Any]] = mapped_column(JSON)
-    cursor_after: Mapped[Optional[Any]] = mapped_column(JSON)
-    message: Mapped[Optional[str]] = mapped_column(Text)
-    holder: Mapped[Optional[str]] = mapped_column(String(200))
+    cursor_before: Mapped[Any | None] = mapped_column(JSON)
+    cursor_after: Mapped[Any | None] = mapped_column(JSON)
+    message: Mapped[str | None] = mapped_column(Text)
+    holder: Mapped[str | None] = mapped_column(String(200))
 
     def __repr__(self) -> str:
         return f"<Execution {self.id} {self.integration}/{self.feed} {self.status}>"
@@ -77,13 +77,13 @@ class Event(Base):
     __table_args__ = (Index("ix_ce_events_execution", "execution_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    execution_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ce_executions.id", ondelete="CASCADE"))
+    execution_id: Mapped[int | None] = mapped_column(ForeignKey("ce_executions.id", ondelete="CASCADE"))
     integration: Mapped[str] = mapped_column(String(100))
     feed: Mapped[str] = mapped_column(String(100))
-    record_key: Mapped[Optional[str]] = mapped_column(String(255))
+    record_key: Mapped[str | None] = mapped_column(String(255))
     severity: Mapped[str] = mapped_column(String(10))  # info | retry | error
     message: Mapped[str] = mapped_column(Text)
-    details: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]
 
     def __repr__(self) -> str:
@@ -100,17 +100,17 @@ class Notification(Base):
     cause: Mapped[str] = mapped_column(String(64))  # hash of integration, feed, record, message kind
     integration: Mapped[str] = mapped_column(String(100))
     feed: Mapped[str] = mapped_column(String(100))
-    record_key: Mapped[Optional[str]] = mapped_column(String(255))
-    record_label: Mapped[Optional[str]] = mapped_column(String(255))  # order number, SKU
+    record_key: Mapped[str | None] = mapped_column(String(255))
+    record_label: Mapped[str | None] = mapped_column(String(255))  # order number, SKU
     message: Mapped[str] = mapped_column(Text)
-    hint: Mapped[Optional[str]] = mapped_column(Text)
-    details: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
+    hint: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     count: Mapped[int] = mapped_column(Integer, default=1)
     first_seen: Mapped[datetime]
     last_seen: Mapped[datetime]
-    last_execution_id: Mapped[Optional[int]]
-    acknowledged_at: Mapped[Optional[datetime]]
-    resolved_at: Mapped[Optional[datetime]]
+    last_execution_id: Mapped[int | None]
+    acknowledged_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
 
     def __repr__(self) -> str:
         return f"<Notification {self.id} {self.integration}/{self.feed} {self.record_key}>"
@@ -126,7 +126,7 @@ class Parked(Base):
     integration: Mapped[str] = mapped_column(String(100))
     feed: Mapped[str] = mapped_column(String(100))
     record_key: Mapped[str] = mapped_column(String(255))
-    record_label: Mapped[Optional[str]] = mapped_column(String(255))
+    record_label: Mapped[str | None] = mapped_column(String(255))
     reason: Mapped[str] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     parked_at: Mapped[datetime]
@@ -145,7 +145,7 @@ class Cursor(Base):
 
     integration: Mapped[str] = mapped_column(String(100), primary_key=True)
     feed: Mapped[str] = mapped_column(String(100), primary_key=True)
-    value: Mapped[Optional[Any]] = mapped_column(JSON)
+    value: Mapped[Any | None] = mapped_column(JSON)
     updated_at: Mapped[datetime]
 
     def __repr__(self) -> str:
@@ -161,7 +161,7 @@ class Ledger(Base):
     feed: Mapped[str] = mapped_column(String(100), primary_key=True)
     record_key: Mapped[str] = mapped_column(String(255), primary_key=True)
     digest: Mapped[bytes] = mapped_column(LargeBinary(16))
-    remote_id: Mapped[Optional[str]] = mapped_column(String(255))
+    remote_id: Mapped[str | None] = mapped_column(String(255))
     written_at: Mapped[datetime]
 
     def __repr__(self) -> str:
@@ -176,7 +176,7 @@ class Lock(Base):
     integration: Mapped[str] = mapped_column(String(100), primary_key=True)
     feed: Mapped[str] = mapped_column(String(100), primary_key=True)
     holder: Mapped[str] = mapped_column(String(200))
-    execution_id: Mapped[Optional[int]]
+    execution_id: Mapped[int | None]
     acquired_at: Mapped[datetime]
     lease_until: Mapped[datetime]
 
@@ -191,12 +191,12 @@ class FeedState(Base):
 
     integration: Mapped[str] = mapped_column(String(100), primary_key=True)
     feed: Mapped[str] = mapped_column(String(100), primary_key=True)
-    last_started_at: Mapped[Optional[datetime]]
-    last_finished_at: Mapped[Optional[datetime]]
-    last_status: Mapped[Optional[str]] = mapped_column(String(20))
-    last_success_at: Mapped[Optional[datetime]]
-    last_scheduled_for: Mapped[Optional[datetime]]
-    once_done_at: Mapped[Optional[datetime]]
+    last_started_at: Mapped[datetime | None]
+    last_finished_at: Mapped[datetime | None]
+    last_status: Mapped[str | None] = mapped_column(String(20))
+    last_success_at: Mapped[datetime | None]
+    last_scheduled_for: Mapped[datetime | None]
+    once_done_at: Mapped[datetime | None]
 
     def __repr__(self) -> str:
         return f"<FeedState {self.integration}/{self.feed} {self.last_status}>"
@@ -222,12 +222,12 @@ class ModeChange(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     integration: Mapped[str] = mapped_column(String(100), index=True)
-    from_mode: Mapped[Optional[str]] = mapped_column(String(10))
+    from_mode: Mapped[str | None] = mapped_column(String(10))
     to_mode: Mapped[str] = mapped_column(String(10))
     at: Mapped[datetime]
     reason: Mapped[str] = mapped_column(Text)
     forced: Mapped[bool] = mapped_column(default=False)
-    checks: Mapped[Optional[Any]] = mapped_column(JSON)
+    checks: Mapped[Any | None] = mapped_column(JSON)
 
     def __repr__(self) -> str:
         return f"<ModeChange {self.integration} {self.from_mode}->{self.to_mode}>"

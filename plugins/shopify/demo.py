@@ -17,7 +17,7 @@ import yaml
 
 from engine import hubapi
 from engine.app import Engine
-from engine.errors import EngineError
+from engine.errors import ConfigError, EngineError
 from engine.progress import ProgressLine
 from engine.store.records import ExecutionInfo
 from plugins.shopify.sandbox import ShopifySandbox
@@ -161,5 +161,7 @@ def demo_command(ctx: click.Context, products: int, orders: int, seed: int) -> N
         raise click.ClickException(f"configuration {path} not found (run from the project folder or pass --config)")
     try:
         ctx.exit(run_demo(path, products, orders, seed))
+    except ConfigError as exc:
+        raise click.ClickException(exc.render()) from exc
     except EngineError as exc:
-        raise click.ClickException(str(getattr(exc, "render", lambda: exc)())) from exc
+        raise click.ClickException(str(exc)) from exc

@@ -38,11 +38,9 @@ def render() -> str:
     add_plugin_commands(cli)
     runner = CliRunner()
     parts = [HEADER]
-    for path, cmd in [([], cli), *_walk(cli, [])]:
-        if path and path[-1] == "sandbox":
-            args = [*path]
-        else:
-            args = [*path, "--help"]
+    for path, _ in [([], cli), *_walk(cli, [])]:
+        # ``sandbox`` hands its arguments to the sandbox itself; alone, it prints its own help
+        args = [*path] if path and path[-1] == "sandbox" else [*path, "--help"]
         result = runner.invoke(cli, args, prog_name="connect-engine", terminal_width=100)
         title = " ".join(["connect-engine", *path])
         parts.append(f"\n## `{title}`\n\n```\n{result.output.rstrip()}\n```\n")

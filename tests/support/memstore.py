@@ -47,6 +47,7 @@ from engine import (
     WriteOutcome,
     hookimpl,
 )
+from tests.support.statefile import save_state
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -81,11 +82,7 @@ def edit(data_dir: Path, integration: str, kind: str, record_id: int, **fields: 
 
 
 def _save(data_dir: Path, integration: str, st: dict[str, Any]) -> None:
-    f = state_file(data_dir, integration)
-    f.parent.mkdir(parents=True, exist_ok=True)
-    tmp = f.with_suffix(".tmp")
-    tmp.write_text(json.dumps(st))
-    os.replace(tmp, f)
+    save_state(state_file(data_dir, integration), st)
 
 
 class MemStore(Connector):

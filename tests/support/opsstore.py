@@ -35,6 +35,7 @@ from sqlalchemy import JSON, Column, Integer, MetaData, String, Table, func, ins
 from sqlalchemy.exc import DBAPIError
 
 from engine import AuthError, Check, Connector, Page, Resource, RunContext, TransientError, WriteOutcome, hookimpl
+from tests.support.statefile import save_state
 
 if TYPE_CHECKING:
     from engine.app import Engine
@@ -79,11 +80,7 @@ def remove(data_dir: Path, integration: str, item_id: int) -> None:
 
 
 def _save(data_dir: Path, integration: str, st: dict[str, Any]) -> None:
-    f = state_file(data_dir, integration)
-    f.parent.mkdir(parents=True, exist_ok=True)
-    tmp = f.with_suffix(".tmp")
-    tmp.write_text(json.dumps(st))
-    os.replace(tmp, f)
+    save_state(state_file(data_dir, integration), st)
 
 
 def open_gate(path: Path) -> None:
