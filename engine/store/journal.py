@@ -190,11 +190,6 @@ def save_cursor(session: Session, integration: str, feed: str, value: Any, now: 
                                         "updated_at": now}], key=["integration", "feed"])
 
 
-def reset_cursor(session: Session, integration: str, feed: str) -> None:
-    """Forget the cursor: the next run reads from the start."""
-    session.execute(delete(Cursor).where(Cursor.integration == integration, Cursor.feed == feed))
-
-
 def ledger_digests(session: Session, integration: str, feed: str, keys: Sequence[str]) -> dict[str, bytes]:
     """What this feed last wrote for these keys (digest by key)."""
     out: dict[str, bytes] = {}

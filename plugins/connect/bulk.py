@@ -228,11 +228,20 @@ def write_all(session: Session, target: Target, records: Sequence[dict[str, Any]
             outcomes[i] = failed(str(record.get(target.key) or ""), exc)
             continue
         parsed.append((i, key, values))
-    batch.load(key for _, key, _ in parsed)
-    for i, key, values in parsed:
+    apply_all(batch, parsed, outcomes)
+    return [o for o in outcomes if o is not None]
+
+
+def apply_all(batch: Batch, items: Sequence[tuple[int, str, dict[str, Any]]],
+              outcomes: list[WriteOutcome | None]) -> None:
+    """Load the stored rows of ``items`` (index, key, values), apply each in order, flush the batch.
+
+    ``outcomes[index]`` receives each record's outcome; a bad record fails alone.
+    """
+    batch.load(key for _, key, _ in items)
+    for i, key, values in items:
         try:
             outcomes[i] = WriteOutcome(key=key, action=batch.apply(key, values))
         except RecordError as exc:
             outcomes[i] = failed(key, exc)
     batch.flush()
-    return [o for o in outcomes if o is not None]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from engine.connector import WriteOutcome
 from engine.errors import RecordError
 from plugins.connect import coerce
-from plugins.connect.bulk import Batch, Target, allowed_columns, failed
+from plugins.connect.bulk import Batch, Target, allowed_columns, apply_all, failed
 from plugins.connect.models import Stock
 
 if TYPE_CHECKING:
@@ -57,12 +57,6 @@ def write_stock(session: Session, records: Sequence[dict[str, Any]], ctx: RunCon
         except RecordError as exc:
             outcomes[i] = failed(str(record.get("sku") or ""), exc)
     for warehouse, items in by_warehouse.items():
-        batch = Batch(session, STOCK, ctx, now, scope={"warehouse": warehouse}, allowed=allowed)
-        batch.load(sku for _, sku, _ in items)
-        for i, sku, values in items:
-            try:
-                outcomes[i] = WriteOutcome(key=sku, action=batch.apply(sku, values))
-            except RecordError as exc:
-                outcomes[i] = failed(sku, exc)
-        batch.flush()
+        apply_all(Batch(session, STOCK, ctx, now, scope={"warehouse": warehouse}, allowed=allowed), items,
+                  outcomes)
     return [o for o in outcomes if o is not None]
