@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -108,12 +109,24 @@ class Engine:
     # -- schema -----------------------------------------------------------------------------------
 
     def upgrade(self) -> list[str]:
-        """Bring the database schema to the newest revision of every registered migration folder."""
+        """Bring the database schema to the newest revision of every registered migration folder.
+
+        A database without any table is built from the models and stamped at the heads
+        (``docs/decisions.md``, "A new database is built from the models"); the rest is Alembic's.
+
+        Returns:
+            The revisions applied (a new database: every revision of the scripts).
+        """
         from engine.store import schema_state
 
         version_folders = schema_state.folders(self.hooks)
         if schema_state.is_current(self.db, version_folders):
             return []
+        modules = [m.__name__ if isinstance(m, ModuleType) else str(getattr(m, "__module__", ""))
+                   for result in self._models_loaded for m in result or ()]
+        created = schema_state.create_new(self.db, version_folders, [m for m in modules if m])
+        if created is not None:
+            return created
         from engine.store import migrate  # Alembic is imported only when there is work for it
 
         return migrate.upgrade(self.db, version_folders)
@@ -226,7 +239,7 @@ class Engine:
         with self.sessions.begin() as s:
             return int(s.execute(q).rowcount)  # type: ignore[attr-defined]
 
-    # -- operations: scheduling, parked records, modes (engine.scheduler, engine.serve, engine.parked,
+    # -- operations: scheduling, parked records, modes (engine.scheduler, engine.reaper, engine.parked,
     #    engine.golive) ---------------------------------------------------------------------------
 
     @property
@@ -245,14 +258,14 @@ class Engine:
     def tick(self, now: datetime | None = None, *, trigger: str = "schedule", pool_size: int | None = None,
              stop: threading.Event | None = None) -> list[TickResult]:
         """Close runs of dead processes, then run what is due at ``now`` in a local pool and wait for it."""
-        from engine.serve import reap_dead
+        from engine.reaper import reap_dead
 
         reap_dead(self, now)
         return self.scheduler.tick(now, trigger=trigger, pool_size=pool_size, stop=stop)
 
     def reap(self, now: datetime | None = None) -> list[ExecutionInfo]:
         """Mark executions left running by dead processes (lease expired) as failed; return them."""
-        from engine.serve import reap_dead
+        from engine.reaper import reap_dead
 
         return reap_dead(self, now)
 

@@ -92,8 +92,13 @@ def register_models() -> list[object]:  # type: ignore[empty-body]
 def register_commands(cli: click.Group) -> None:
     """Add click commands to the ``connect-engine`` CLI.
 
+    Every command calls this hook at start-up, so a command that imports much
+    (the engine, a sandbox) is better added by name: the engine's root group has
+    ``cli.add_lazy_command(name, "package.module:attribute")``, which imports
+    it only when that command runs or its help is shown.
+
     Args:
-        cli: The root click group; call ``cli.add_command(...)`` on it.
+        cli: The root click group; call ``cli.add_command(...)`` (or ``add_lazy_command``) on it.
     """
 
 

@@ -42,14 +42,21 @@ _TYPE_WORDS = {
 }
 
 
+# Validators of the loaded schemas/ files, by id of the schema (kept alive by load_schema's cache):
+# a configuration validates every feed file and every mapping file against the same schema.
+_VALIDATORS: dict[int, Any] = {}
+
+
 @functools.cache
 def load_schema(name: str) -> dict[str, Any]:
     """The schema ``schemas/<name>.schema.json`` (``engine``, ``feed`` or ``mapping``)."""
     path = SCHEMAS_DIR / f"{name}.schema.json"
     try:
-        return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+        schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:  # an installation without the schemas folder
         raise ConfigError(f"JSON Schema {name!r} is missing: cannot read {path}: {exc}") from exc
+    _VALIDATORS[id(schema)] = validator_for(schema, default=Draft202012Validator)(schema)
+    return schema
 
 
 def did_you_mean(word: Any, choices: Iterable[str]) -> str:
@@ -108,7 +115,10 @@ def schema_errors(instance: Any, schema: Mapping[str, Any], marks: Marks, *, bas
     skipped = tuple(skip)
     seen: set[tuple[JsonPath, str]] = set()
     out: list[ConfigError] = []
-    for error in validator_for(schema, default=Draft202012Validator)(schema).iter_errors(instance):
+    validator = _VALIDATORS.get(id(schema))
+    if validator is None or validator.schema is not schema:  # not one of ours: a connector's settings_schema
+        validator = validator_for(schema, default=Draft202012Validator)(schema)
+    for error in validator.iter_errors(instance):
         for path, message, at_key in _translate(error, base, what):
             if any(path[:len(s)] == s for s in skipped) or (path, message) in seen:
                 continue

@@ -21,55 +21,19 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from engine.errors import EngineError
+from engine.reaper import reap_dead
 from engine.scheduler import TickResult, WorkItem, group_by_feed
-from engine.store import journal, locks
-from engine.store.models import Execution, FeedState, Lock
 
 if TYPE_CHECKING:
     from engine.app import Engine
-    from engine.store.records import ExecutionInfo
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_INTERVAL = 30.0
 MIN_INTERVAL = 0.05
-
-
-def reap_dead(engine: Engine, now: datetime | None = None) -> list[ExecutionInfo]:
-    """Close executions left ``running`` by processes whose lease expired; return them.
-
-    Each is marked ``failed`` with a message saying what happened, keeps the
-    cursor its last committed page saved, and is reported to the observers.
-    """
-    now = now or engine.clock()
-    out = []
-    with engine.sessions.begin() as s:
-        for row in locks.expired_running(s, now):
-            lease = s.scalars(select(Lock).where(Lock.integration == row.integration, Lock.feed == row.feed,
-                                                 Lock.execution_id == row.id)).one_or_none()
-            until = f", its lease expired at {lease.lease_until:%Y-%m-%d %H:%M:%S} UTC" if lease else ""
-            message = (f"the process running this execution ({row.holder or 'unknown holder'}) stopped without "
-                       f"finishing it (killed or crashed){until}; the next run resumes from the last committed page")
-            cursor = journal.load_cursor(s, row.integration, row.feed)
-            journal.finish_execution(s, row.id, status="failed", now=now, counts=row.counts or {},
-                                     cursor_after=cursor, message=message)
-            state = s.get(FeedState, (row.integration, row.feed))
-            if state is not None:
-                state.last_status = "failed"  # finish time left alone: the scheduler resumes the feed
-            out.append(row.id)
-    infos = []
-    with engine.sessions() as s:
-        for execution_id in out:
-            infos.append(journal.execution_info(s.get_one(Execution, execution_id)))
-    for info in infos:
-        log.warning("execution %s (%s of %s) was left running by a dead process; marked failed",
-                    info.id, info.feed, info.integration)
-        engine.hooks.execution_finished(info)
-    return infos
 
 
 class Server:

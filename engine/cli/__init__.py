@@ -40,8 +40,16 @@ def add_plugin_commands(group: click.Group) -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    add_plugin_commands(cli)
-    cli(prog_name="connect-engine")
+    from engine import gcpause
+
+    # Start-up only makes what lives until exit: no collection walks it. The root group
+    # releases this before the command runs (engine.cli.common, engine.gcpause).
+    gcpause.hold()
+    try:
+        add_plugin_commands(cli)
+        cli(prog_name="connect-engine")
+    finally:
+        gcpause.release()
 
 
 __all__ = ["cli", "click", "main"]

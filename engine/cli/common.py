@@ -24,9 +24,18 @@ EXIT_LOCKED = 3
 
 
 class _Group(click.Group):
-    """Root group whose built-in commands are imported on first use (``lazy_commands``: name -> module)."""
+    """Root group whose commands are imported on first use.
+
+    ``lazy_commands`` maps a name to a module that registers the command on this
+    group when imported (the built-in commands), or to ``module:attribute``, a
+    command added under that name (plugins: :meth:`add_lazy_command`).
+    """
 
     lazy_commands: dict[str, str] = {}
+
+    def add_lazy_command(self, name: str, target: str) -> None:
+        """Add the click command ``target`` (``"package.module:attribute"``) as ``name``, imported when used."""
+        self.lazy_commands = {**self.lazy_commands, name: target}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*self.commands, *self.lazy_commands})
@@ -35,7 +44,10 @@ class _Group(click.Group):
         if cmd_name not in self.commands and cmd_name in self.lazy_commands:
             import importlib
 
-            importlib.import_module(self.lazy_commands[cmd_name])  # registers itself on this group
+            module, _, attribute = self.lazy_commands[cmd_name].partition(":")
+            loaded = importlib.import_module(module)  # a built-in command's module registers itself
+            if attribute:
+                self.add_command(getattr(loaded, attribute), cmd_name)
         return self.commands.get(cmd_name)
 
 
@@ -53,6 +65,9 @@ def main_group(fn: Callable[..., Any]) -> click.Group:
 def _store_config(fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
     def wrapper(ctx: click.Context, config_path: str, verbose: bool, **kwargs: Any) -> Any:
+        from engine import gcpause
+
+        gcpause.release()  # main() held collection through start-up; the command runs as usual
         ctx.ensure_object(dict)
         ctx.obj["config_path"] = config_path
         setup_logging(verbose)
@@ -100,17 +115,21 @@ def get_engine(ctx: click.Context) -> Engine:
     A host (or a test) may hand the command line a ready ``obj["engine"]``, or the
     plugins to register instead of the entry points in ``obj["plugins"]``.
     """
-    from engine.app import Engine
+    from engine import gcpause
 
     obj = ctx.ensure_object(dict)
     if "engine" not in obj:
         try:
-            obj["engine"] = Engine.from_config(obj.get("config_path", "engine.yaml"), plugins=obj.get("plugins"))
+            with gcpause.paused():  # what is built here lives until exit (engine.gcpause)
+                from engine.app import Engine
+
+                obj["engine"] = Engine.from_config(obj.get("config_path", "engine.yaml"),
+                                                   plugins=obj.get("plugins"))
+                # One command, one engine: what exists now lives until exit, so the collector can skip it.
+                gc.freeze()
         except EngineError as exc:
             fail(exc)
         ctx.call_on_close(obj["engine"].close)
-        # One command, one engine: what exists now lives until exit, so the collector can skip it.
-        gc.freeze()
     return obj["engine"]  # type: ignore[no-any-return]
 
 

@@ -9,7 +9,6 @@ import click
 from engine.cli import cli
 from engine.cli.common import echo_json, fail, handle_errors, json_option
 from engine.errors import EngineError
-from engine.store import migrate
 
 if TYPE_CHECKING:
     from engine.app import Engine
@@ -40,6 +39,8 @@ def _engine(ctx: click.Context) -> Engine:
 @handle_errors
 def upgrade_cmd(ctx: click.Context, as_json: bool) -> None:
     """Upgrade the schema of the engine and of every plugin to the newest revision."""
+    from engine.store import migrate  # Alembic: imported when a db command runs, not for --help
+
     engine = _engine(ctx)
     folders = migrate.folders(engine.hooks)
     applied = migrate.upgrade(engine.db, folders)
@@ -60,6 +61,8 @@ def upgrade_cmd(ctx: click.Context, as_json: bool) -> None:
 @handle_errors
 def current_cmd(ctx: click.Context, as_json: bool) -> None:
     """Show the database's revisions and what an upgrade would apply."""
+    from engine.store import migrate
+
     engine = _engine(ctx)
     state = migrate.current(engine.db, migrate.folders(engine.hooks))
     if as_json:

@@ -38,8 +38,8 @@ log = logging.getLogger(__name__)
 
 SCRIPT_DIR = Path(__file__).with_name("migrations")
 CORE_VERSIONS = SCRIPT_DIR / "versions"
-VERSION_TABLE = "ce_alembic_version"
-_PG_LOCK = 0x636F6E6E  # advisory lock id: two processes never upgrade one PostgreSQL database at once
+VERSION_TABLE = schema_state.VERSION_TABLE
+_PG_LOCK = schema_state.PG_LOCK  # two processes never upgrade (or create) one PostgreSQL database at once
 
 
 def folders(hooks: Hooks) -> list[str]:

@@ -52,7 +52,15 @@ def register_sandboxes() -> list[SandboxSpec]:
 
 @hookimpl
 def register_commands(cli: click.Group) -> None:
-    """``connect-engine demo``: the whole cycle against the sandbox on a fresh demo database."""
+    """``connect-engine demo``: the whole cycle against the sandbox on a fresh demo database.
+
+    The engine's root group imports it when it is used (``add_lazy_command``): every
+    ``connect-engine`` command calls this hook, and the demo imports the engine and the sandbox.
+    """
+    add_lazy = getattr(cli, "add_lazy_command", None)
+    if add_lazy is not None:
+        add_lazy("demo", "plugins.shopify.demo:demo_command")
+        return
     from plugins.shopify.demo import demo_command
 
     cli.add_command(demo_command)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from engine.gcpause import paused, pausing
+from engine.gcpause import hold, paused, pausing, release
 
 
 @pytest.fixture(autouse=True)
@@ -16,7 +16,9 @@ def _gc_enabled() -> Iterator[None]:
     was = gc.isenabled()
     gc.enable()
     yield
-    if not was:
+    if was:
+        gc.enable()  # a test may leave it disabled on purpose; later tests expect it as it was
+    else:
         gc.disable()
 
 
@@ -72,3 +74,29 @@ def test_the_decorator_holds_collection_for_each_call() -> None:
     assert page(21) == (42, False)
     assert gc.isenabled()
     assert page.__doc__ == "A page."
+
+
+def test_held_from_hold_to_release_which_freezes_what_was_made() -> None:
+    frozen = gc.get_freeze_count()
+    try:
+        hold()
+        made = [object() for _ in range(10)]
+        assert not gc.isenabled()
+        with paused():
+            pass
+        assert not gc.isenabled()  # a paused block inside does not end the hold
+        release()
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= frozen + len(made)
+        release()  # nothing held: nothing happens
+        assert gc.isenabled()
+    finally:
+        release()
+        gc.unfreeze()
+
+
+def test_release_without_hold_freezes_nothing() -> None:
+    gc.unfreeze()
+    release()
+    assert gc.get_freeze_count() == 0
+    assert gc.isenabled()

@@ -1,0 +1,122 @@
+"""What ``connect-engine`` pays before a command runs: plugin commands load on use, collection is held."""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+import engine.cli
+from engine.cli.common import main_group
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@click.command("hello")
+def HELLO() -> None:  # noqa: N802 - a command object, named like the constants commands usually are
+    """Say hello."""
+    click.echo("hello")
+
+
+def _python(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECT_ENGINE_")}
+    env["PYTHONPATH"] = str(ROOT)
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.fixture
+def _gc_restored() -> Iterator[None]:
+    was = gc.isenabled()
+    gc.enable()
+    yield
+    gc.unfreeze()
+    if not was:
+        gc.disable()
+
+
+def test_a_lazy_command_is_listed_and_imported_when_used() -> None:
+    @main_group
+    def group() -> None:
+        """A root group."""
+
+    group.add_lazy_command("greet", f"{__name__}:HELLO")  # type: ignore[attr-defined]
+
+    assert "greet" in group.list_commands(click.Context(group))
+    assert "greet" not in group.commands
+    result = CliRunner().invoke(group, ["greet"])
+    assert (result.exit_code, result.output) == (0, "hello\n")
+    assert group.commands["greet"] is HELLO
+    assert "greet" not in engine.cli.LAZY_COMMANDS  # each group keeps its own
+
+
+def test_plugin_commands_are_registered_without_importing_them() -> None:
+    proc = _python("import sys\nfrom engine.cli import add_plugin_commands, cli\nadd_plugin_commands(cli)\n"
+                   "import click\nprint(sorted(m for m in ('plugins.shopify.demo', 'engine.app', 'alembic') "
+                   "if m in sys.modules), 'demo' in cli.list_commands(click.Context(cli)))")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["[]", "True"]
+
+
+def test_help_lists_the_plugin_command_without_importing_alembic() -> None:
+    proc = _python("import sys\nfrom engine.cli import main\nsys.argv = ['connect-engine', '--help']\n"
+                   "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
+                   "print(code, 'alembic' in sys.modules, file=sys.stderr)")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.split() == ["0", "False"]
+    assert "  demo " in proc.stdout and "  db " in proc.stdout
+
+
+SEEN: dict[str, bool] = {}
+
+
+@click.command("probe")
+def PROBE() -> None:  # noqa: N802
+    """Record whether collection runs while a command runs."""
+    SEEN["command"] = gc.isenabled()
+
+
+def test_collection_is_held_through_start_up_and_resumed_for_the_command(
+        monkeypatch: pytest.MonkeyPatch, _gc_restored: None) -> None:
+    SEEN.clear()
+
+    def add_plugin_commands(group: click.Group) -> None:
+        SEEN["start-up"] = gc.isenabled()
+        group.add_lazy_command("probe", f"{__name__}:PROBE")  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(engine.cli, "add_plugin_commands", add_plugin_commands)
+    monkeypatch.setattr(engine.cli.cli, "lazy_commands", {**engine.cli.LAZY_COMMANDS})
+    monkeypatch.setattr(sys, "argv", ["connect-engine", "probe"])
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            engine.cli.main()
+    finally:
+        engine.cli.cli.commands.pop("probe", None)
+
+    assert exit_.value.code == 0
+    assert SEEN == {"start-up": False, "command": True}
+    assert gc.isenabled()
+
+
+def test_a_run_builds_its_engine_without_the_scheduler(tmp_path: Path, db_url: str) -> None:
+    from tests.support import memstore
+
+    config = memstore.write_config(tmp_path / "engine.yaml", db_url, tmp_path / "data",
+                                   {"shop": {"settings": {"products": 2}}})
+    code = ("import json, sys\nfrom click.testing import CliRunner\nfrom engine.cli import cli\n"
+            "from tests.support import memstore\n"
+            "r = CliRunner().invoke(cli, ['--config', sys.argv[1], 'run', 'import_products', '-i', 'shop', '--json'],"
+            " obj={'plugins': memstore.plugin_list()})\n"
+            "print(json.dumps([r.exit_code, sorted(m for m in ('engine.scheduler', 'engine.serve', 'alembic') "
+            "if m in sys.modules)]))")
+    proc = _python(code, str(config))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == [0, []]
