@@ -9,6 +9,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m compileall -q engine plugins  # bytecode, as installing a wheel writes it (editable installs do not)
 	touch $@
 
 setup: $(VENV)/.installed

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 from engine.errors import LockedError
 from engine.store.models import Execution, Lock
@@ -33,7 +33,12 @@ def acquire(session: Session, integration: str, feed: str, *, holder: str, lease
             now: datetime) -> None:
     """Take the lease of (integration, feed) or raise :class:`LockedError` saying who has it."""
     table = Lock.__table__
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql  # loaded only on PostgreSQL (start-up time)
+
+        insert = postgresql.insert
+    else:
+        insert = sqlite.insert
     values = {"integration": integration, "feed": feed, "holder": holder, "execution_id": None,
               "acquired_at": now, "lease_until": now + lease}
     stmt = insert(table).values(values)

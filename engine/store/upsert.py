@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
@@ -67,7 +67,12 @@ def _column(rows: Sequence[dict[str, Any]], name: str, processor: _Processor) ->
 
 
 def _statement(dialect: str, table: Table, key: tuple[str, ...], cols: tuple[str, ...]) -> Any:
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql  # loaded only on PostgreSQL (start-up time)
+
+        insert = postgresql.insert
+    else:
+        insert = sqlite.insert
     stmt = insert(table)
     if cols:
         return stmt.on_conflict_do_update(index_elements=list(key), set_={c: stmt.excluded[c] for c in cols})

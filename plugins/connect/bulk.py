@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import any_, bindparam
-from sqlalchemy.dialects import postgresql
 
 from engine.connector import WriteOutcome
 from engine.errors import EngineError, RecordError, Severity
@@ -93,6 +92,8 @@ def key_in(column: ColumnElement[Any], dialect: str, values: Sequence[Any] | Non
     """
     value = list(values) if values is not None else None
     if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql  # loaded only on PostgreSQL (start-up time)
+
         return column == any_(bindparam(name, value, type_=postgresql.ARRAY(column.type)))
     return column.in_(bindparam(name, value, type_=column.type, expanding=True))
 

@@ -22,7 +22,6 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import any_, bindparam, select, update
-from sqlalchemy.dialects import postgresql
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
@@ -152,6 +151,8 @@ def _pad(keys: Sequence[Any], size: int) -> Sequence[Any]:
 def _key_condition(table: Table, key: str, size: int) -> tuple[Any, list[str]]:
     column = table.c[key]
     if size == 0:
+        from sqlalchemy.dialects import postgresql  # loaded only on PostgreSQL (start-up time)
+
         return column == any_(bindparam("keys_", type_=postgresql.ARRAY(column.type))), ["keys_"]
     names = [f"key_{i}" for i in range(size)]
     return column.in_([bindparam(n, type_=column.type) for n in names]), names
