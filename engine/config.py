@@ -87,6 +87,7 @@ class EngineConfig:
     mappings_dir: Path = Path("mappings")
     pool_size: int = 4
     lock_lease: timedelta = timedelta(seconds=60)
+    read_ahead: bool = True
     disabled_plugins: tuple[str, ...] = ()
     hub_connector: str = "connect"
     hub_settings: Mapping[str, Any] = field(default_factory=dict)
@@ -196,6 +197,7 @@ class _Loader:
         for key, default in (("data_dir", "var/data"), ("feeds_dir", "feeds.d"), ("mappings_dir", "mappings")):
             value = data.get(key, default)
             out[key] = root / (value if isinstance(value, str) and value else default)
+        out["read_ahead"] = data.get("read_ahead", True) is not False
         scheduler = _section(data, "scheduler")
         out["pool_size"] = scheduler.get("pool_size", 4)
         out["lock_lease"] = timedelta(seconds=_int(scheduler.get("lock_lease_seconds"), 60))

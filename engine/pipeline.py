@@ -47,8 +47,19 @@ class _Item:
 
     key: str
     label: str | None
-    raw: dict[str, Any]
     mapped: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Prepared:
+    """A page after rules and mapping, before anything is written (picklable: see engine.readahead)."""
+
+    counts: dict[str, int]
+    events: list[dict[str, Any]]
+    parks: list[tuple[_Item, str, str | None]]
+    bells: list[tuple[_Item | None, str, str, str | None, dict[str, Any] | None]]
+    items: list[_Item]
+    keys: list[str]  # every record's key, in page order
 
 
 # (target key, source item, mapped record, what the target did with it)
@@ -92,18 +103,20 @@ class Pipeline:
     def process(self, records: Sequence[dict[str, Any]], *, cursor: Any = None, save_cursor: bool = False,
                 recheck: bool = False, refetch: bool = False) -> PageResult:
         """Run ``records`` through rules, mapping and the target; commit everything at once."""
-        run, feed, now = self.run, self.feed, self.run.now()
+        return self.finish(self.prepare(records), cursor=cursor, save_cursor=save_cursor, recheck=recheck,
+                           refetch=refetch)
+
+    @pausing
+    def prepare(self, records: Sequence[dict[str, Any]]) -> Prepared:
+        """Rules and mapping of a page: no database, no target (it may run in the read-ahead process)."""
+        run, feed = self.run, self.feed
         counts = dict.fromkeys(("read", "created", "updated", "unchanged", "info", "parked", "errors"), 0)
         counts["read"] = len(records)
-        events: list[dict[str, Any]] = []
-        parks: list[tuple[_Item, str, str | None]] = []
-        bells: list[tuple[_Item | None, str, str, str | None, dict[str, Any] | None]] = []
-        items: list[_Item] = []
-        failed = self.failed
+        page = Prepared(counts, [], [], [], [], [])
+        events, parks, bells, items, keys = page.events, page.parks, page.bells, page.items, page.keys
         for raw in records:
             item = self._item(raw)
-            if failed:
-                failed.discard(item.key)
+            keys.append(item.key)
             try:
                 if feed.rules:
                     match = feed.rules.first_match({**self.rule_doc_base, "record": raw}, feed=feed.name,
@@ -119,7 +132,16 @@ class Pipeline:
                             details={"field": exc.field, "expression": exc.expression})
                 continue
             items.append(item)
+        return page
 
+    @pausing
+    def finish(self, page: Prepared, *, cursor: Any = None, save_cursor: bool = False,
+               recheck: bool = False, refetch: bool = False) -> PageResult:
+        """Write a prepared page to the target and commit it with its outcomes, events and cursor."""
+        run, feed, now = self.run, self.feed, self.run.now()
+        counts, events, parks, bells, items = page.counts, page.events, page.parks, page.bells, page.items
+        if self.failed:
+            self.failed.difference_update(page.keys)
         outcomes: list[_Outcome] = []
         if feed.direction == "check":
             self._compare(items, counts, events, bells)
@@ -156,7 +178,7 @@ class Pipeline:
                 label = None if value is None else str(value)
             except Exception:  # a label is decoration; never fail a record on it
                 label = None
-        return _Item(key="" if key is None else str(key), label=label, raw=raw)
+        return _Item(key="" if key is None else str(key), label=label)
 
     def _route(self, item: _Item, severity: Severity, message: str, hint: str | None, kind: str,
                counts: dict[str, int], events: list[dict[str, Any]], parks: list[tuple[_Item, str, str | None]],

@@ -12,12 +12,13 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from engine import readahead
 from engine.connector import Page, RunContext
 from engine.errors import AuthError, EngineError, LockedError
 from engine.pipeline import Pipeline
@@ -49,14 +50,16 @@ class Runner:
     # -- entry points -------------------------------------------------------------------------------
 
     def run(self, integration: str, feed: str, *, trigger: str = "manual", force: bool = False,
-            progress: Progress | None = None, stop: threading.Event | None = None) -> ExecutionInfo:
+            progress: Progress | None = None, stop: threading.Event | None = None,
+            read_ahead: bool = False) -> ExecutionInfo:
         """Run one feed now; returns its execution. Raises :class:`LockedError` if it is running."""
         eng = self.engine
         integ, fd = eng.integration(integration), eng.feed(integration, feed)
         reason = self._refusal(integ, fd, force)
         if reason:
             return self._skipped(integ, fd, trigger, reason)
-        return self._execute(integ, fd, trigger, progress=progress, stop=stop)
+        return self._execute(integ, fd, trigger, progress=progress, stop=stop,
+                             read_ahead=read_ahead and self._read_ahead(fd))
 
     def recheck(self, integration: str, feed: str, *, ids: list[int] | None = None,
                 trigger: str = "retry") -> ExecutionInfo | None:
@@ -110,7 +113,8 @@ class Runner:
     # -- the run ------------------------------------------------------------------------------------
 
     def _execute(self, integ: IntegrationDef, fd: FeedDef, trigger: str, *, progress: Progress | None = None,
-                 stop: threading.Event | None = None, recheck_keys: list[str] | None = None) -> ExecutionInfo:
+                 stop: threading.Event | None = None, recheck_keys: list[str] | None = None,
+                 read_ahead: bool = False) -> ExecutionInfo:
         eng = self.engine
         holder, lease = locks.new_holder(), eng.config.lock_lease
         now = eng.clock()
@@ -125,6 +129,7 @@ class Runner:
         counts, notes = empty_counts(), []
         cursor_after, status, message = cursor, "success", None
         renew_at = now + lease / 3
+        reader: Generator[tuple[Page, Any], None, None] | None = None
         try:
             source = eng.connector_for(integ, fd.source.side)
             target = eng.connector_for(integ, fd.target.side)
@@ -145,15 +150,20 @@ class Runner:
                     # Records that rang the bell before sit behind the cursor: those this run does not
                     # read again are re-fetched after the last page, so that fixing the cause (a carrier
                     # added to a map) and running the feed again is enough.
-                    pages = itertools.chain(source.read(fd.source.resource, cursor=cursor, ctx=ctx),
+                    def read() -> Iterator[Page | None]:
+                        return source.read(fd.source.resource, cursor=cursor, ctx=ctx)
+
+                    reader = readahead.pages(read, pipe.prepare) if read_ahead else None
+                    pages = itertools.chain(reader if reader is not None else read(),
                                             self._failed_page(run, pipe, ctx))
-                for page in pages:
+                for entry in pages:
+                    page, prepared = entry if type(entry) is tuple else (entry, None)
                     if page is None:
                         continue
                     refetch = page.cursor == _RETRY
-                    result = pipe.process(page.records, cursor=None if refetch else page.cursor,
-                                          save_cursor=fd.incremental, recheck=recheck_keys is not None,
-                                          refetch=refetch)
+                    result = pipe.finish(prepared if prepared is not None else pipe.prepare(page.records),
+                                         cursor=None if refetch else page.cursor, save_cursor=fd.incremental,
+                                         recheck=recheck_keys is not None, refetch=refetch)
                     for k, v in result.counts.items():
                         counts[k] += v
                     notes.extend(result.notifications)
@@ -178,11 +188,19 @@ class Runner:
             message = eng.masker.mask(f"unexpected {type(exc).__name__}: {exc}")
             log.exception("feed %s of %s crashed", fd.name, integ.name)
             notes.append(self._ring_failure(integ, fd, execution_id, exc, message))
+        finally:
+            if reader is not None:
+                reader.close()  # stops and reaps the read-ahead process at once, whatever ended the run
         if status == "success" and counts["errors"]:
             status = "partial"
         if status in ("success", "partial") and message is None:
             message = _summary(counts)
         return self._finish(integ, fd, execution_id, holder, status, counts, cursor_after, message, notes)
+
+    def _read_ahead(self, fd: FeedDef) -> bool:
+        """Whether a run may read the store's pages in a second process (engine.readahead)."""
+        return (fd.source.side == "store" and fd.target.side == "hub" and self.engine.config.read_ahead
+                and readahead.available())
 
     @staticmethod
     def _failed_page(run: FeedRun, pipe: Pipeline, ctx: RunContext) -> Iterator[Page]:

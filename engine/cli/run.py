@@ -49,7 +49,8 @@ def run_cmd(ctx: click.Context, feed: str | None, integration: str | None, due: 
     progress = None if as_json else ProgressLine(f"feed {feed} of {integration}")
     try:
         with _stop_on_signal() as stop:
-            info = engine.run(feed, integration, trigger="manual", force=force, progress=progress, stop=stop)
+            info = engine.run(feed, integration, trigger="manual", force=force, progress=progress, stop=stop,
+                              read_ahead=True)
     except LockedError as exc:
         fail(exc, EXIT_LOCKED)
         return

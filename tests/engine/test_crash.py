@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from engine import readahead
 from engine.errors import LockedError
 from engine.store.models import Lock
 from plugins.connect.models import Product
@@ -47,11 +48,17 @@ def run_in_subprocess(config: Path) -> subprocess.CompletedProcess[str]:
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
-def test_a_run_killed_mid_feed_resumes_after_the_last_committed_page(tmp_path: Path, db_url: str) -> None:
+@pytest.mark.parametrize("read_ahead", [False, True], ids=["in-process", "read-ahead"])
+def test_a_run_killed_mid_feed_resumes_after_the_last_committed_page(tmp_path: Path, db_url: str,
+                                                                     read_ahead: bool) -> None:
     settings = {"products": PRODUCTS, "page_size": PAGE}
-    scheduler = {"scheduler": {"lock_lease_seconds": LEASE}}
+    scheduler = {"scheduler": {"lock_lease_seconds": LEASE}, "read_ahead": read_ahead}
+    # In-process, the kill comes once page `crash` is committed. With read-ahead the reader runs up to
+    # AHEAD pages in front of the writer: when it asks for page crash + 1, the writer has committed at
+    # least page crash - AHEAD and at most page crash.
+    crash = CRASH_AFTER + (readahead.AHEAD if read_ahead else 0)
     crashing = memstore.write_config(tmp_path / "engine.yaml", db_url, tmp_path / "data",
-                                     {"shop": {"settings": {**settings, "crash_after_page": CRASH_AFTER}}}, **scheduler)
+                                     {"shop": {"settings": {**settings, "crash_after_page": crash}}}, **scheduler)
     started = datetime.now(UTC).replace(microsecond=0)
     proc = run_in_subprocess(crashing)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
@@ -63,9 +70,11 @@ def test_a_run_killed_mid_feed_resumes_after_the_last_committed_page(tmp_path: P
     with memstore.build(healthy, clock=clock, extra=[recorder]) as engine:
         [dead] = engine.executions(feed="import_products")
         assert dead.status == "running" and dead.finished_at is None
-        committed = {"seq": 0, "after": PAGE * CRASH_AFTER}
         with engine.sessions() as s:
-            assert s.scalar(select(func.count()).select_from(Product)) == variants(PAGE * CRASH_AFTER)
+            stored = s.scalar(select(func.count()).select_from(Product))
+        pages = range(crash - readahead.AHEAD, crash + 1) if read_ahead else [crash]
+        [done] = [n for n in pages if stored == variants(PAGE * n)]
+        committed = {"seq": 0, "after": PAGE * done}
 
         # The dead process still holds the lease: nobody else runs the feed, nothing is reaped yet.
         assert engine.reap() == []
@@ -83,15 +92,15 @@ def test_a_run_killed_mid_feed_resumes_after_the_last_committed_page(tmp_path: P
         assert "stopped without finishing it (killed or crashed)" in (reaped.message or "")
         assert "resumes from the last committed page" in (reaped.message or "")
         assert reaped.cursor_after == committed
-        assert reaped.counts["read"] == PAGE * CRASH_AFTER  # what its committed pages did
-        assert reaped.counts["created"] == variants(PAGE * CRASH_AFTER)
+        assert reaped.counts["read"] == PAGE * done  # what its committed pages did
+        assert reaped.counts["created"] == variants(PAGE * done)
         assert [(e.id, e.status) for e in recorder.executions] == [(dead.id, "failed")]  # observers hear of it
         assert engine.reap() == []
 
         again = engine.run("import_products", "shop")
         assert again.status == "success" and again.cursor_before == committed
-        rest = variants(PRODUCTS, start=PAGE * CRASH_AFTER + 1)
-        assert again.counts == {"read": PRODUCTS - PAGE * CRASH_AFTER, "created": rest, "updated": 0,
+        rest = variants(PRODUCTS, start=PAGE * done + 1)
+        assert again.counts == {"read": PRODUCTS - PAGE * done, "created": rest, "updated": 0,
                                 "unchanged": 0, "info": 0, "parked": 0, "errors": 0}
         with engine.sessions() as s:
             skus = list(s.scalars(select(Product.sku)))

@@ -9,8 +9,10 @@ engine configuration on them. Settings:
 
 - ``products`` / ``orders``: how many to generate;
 - ``page_size``: records per page;
-- ``crash_after_page``: kill the process (SIGKILL) when the runner asks for the page
-  after that one, i.e. once that page is committed;
+- ``crash_after_page``: kill the run's process (SIGKILL) when the runner asks for the page
+  after that one, i.e. once that page is committed (with read-ahead, the reader asks
+  one page earlier: the page before it is committed, that one may be); ``pid_file``: a
+  file in the data folder where the reading process writes its pid just before;
 - ``fail_read``: raise a TransientError on the first read request;
 - ``read_bug``: raise a plain RuntimeError on read (a connector bug, not an EngineError);
 - ``reject_skus``: stock writes of these SKUs are refused (``RemoteRejected``);
@@ -46,6 +48,7 @@ from engine import (
     TransientError,
     WriteOutcome,
     hookimpl,
+    readahead,
 )
 from tests.support.statefile import save_state
 
@@ -103,6 +106,7 @@ class MemStore(Connector):
             "orders": {"type": "integer", "minimum": 0},
             "page_size": {"type": "integer", "minimum": 1},
             "crash_after_page": {"type": "integer"},
+            "pid_file": {"type": "string"},
             "fail_read": {"type": "boolean"},
             "read_bug": {"type": "boolean"},
             "api_token": {"type": "string"},
@@ -172,8 +176,11 @@ class MemStore(Connector):
             page = rows[i:i + size]
             last = page[-1]
             yield Page(records=page, cursor={"seq": last["seq"], "after": last["id"]}, total=len(rows))
-            if crash is not None and n >= int(crash):
-                os.kill(os.getpid(), signal.SIGKILL)
+            if crash is not None and n >= int(crash):  # the run's process dies, whichever process reads
+                if self.settings.get("pid_file"):
+                    self.services.data_dir.mkdir(parents=True, exist_ok=True)
+                    (self.services.data_dir / self.settings["pid_file"]).write_text(str(os.getpid()))
+                os.kill(os.getppid() if readahead.in_reader() else os.getpid(), signal.SIGKILL)
 
     def fetch(self, resource: str, keys: Sequence[str], *, ctx: RunContext) -> Iterator[dict[str, Any]]:
         key = self.resources[resource].key

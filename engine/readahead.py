@@ -1,0 +1,208 @@
+"""Reading a feed's pages in a second process while this one writes them (read-ahead).
+
+A store -> hub run spends about half its time fetching and parsing the store's
+pages and applying rules and the mapping, and the other half writing the hub.
+Python runs one of those at a time, so the run forks a reader: the child fetches
+a page, runs :meth:`Pipeline.prepare` on it (rules, mapping: no database, no
+target) and sends the prepared page through a pipe; the parent writes and
+commits it while the child fetches the next one. Nothing else changes: the
+parent commits the pages in order, each with its cursor, so a run killed at any
+moment resumes from the last committed page as before.
+
+- Memory stays bounded: the child runs at most ``AHEAD`` pages in front of the
+  parent (it waits for the parent to take a page before reading further), and the
+  pipe between them has room for those pages, so neither waits on the other's
+  slow page.
+- The child never touches the database and dies with its parent: it exits when
+  the pipe closes, and on Linux the kernel kills it when the parent dies.
+- An error in the child (a store that refuses the credentials, a page that never
+  comes) is raised in the parent with its type, message and context, where the
+  run ends ``failed`` as it would have in one process.
+- Read-ahead is used only where forking is safe: on Linux, in a process with a
+  single thread (the CLI's ``run``). ``serve``'s worker threads and a host
+  service's threads read in-process; so does ``read_ahead: false`` in engine.yaml.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import logging
+import os
+import pickle
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Generator, Iterator
+from multiprocessing.connection import Connection
+from typing import Any
+
+from engine.connector import Page
+from engine.errors import EngineError
+from engine.gcpause import paused
+
+log = logging.getLogger(__name__)
+
+_MORE, _STOP = b"more", b"stop"
+AHEAD = 3  # prepared pages the reader may have sent that the writer has not taken yet
+PIPE_BYTES = 1 << 20  # room for them in the pipe, so the reader does not wait on a slow page
+_in_reader = False
+
+
+def in_reader() -> bool:
+    """True in a read-ahead process (a connector or test store may want to know where it runs)."""
+    return _in_reader
+
+
+def available() -> bool:
+    """True if this process can fork a reader safely (Linux, one thread)."""
+    return sys.platform.startswith("linux") and hasattr(os, "fork") and threading.active_count() == 1
+
+
+def pages(read: Callable[[], Iterator[Page | None]], prepare: Callable[[list[dict[str, Any]]], Any]
+          ) -> Generator[tuple[Page, Any], None, None]:
+    """Yield ``(page, prepare(page.records))`` for each page ``read()`` gives, reading in a child process.
+
+    The page yielded carries ``cursor`` and ``total``; its records stay in the
+    child (the prepared page holds what the write needs). ``read`` and
+    ``prepare`` are called in the child only.
+    """
+    pages_in, pages_out = _pipe(PIPE_BYTES)  # child -> parent: prepared pages
+    acks_in, acks_out = _pipe()  # parent -> child: "taken, read on" (or "stop")
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child, which leaves with os._exit
+        pages_in.close()
+        acks_out.close()
+        _child(pages_out, acks_in, read, prepare)
+    pages_out.close()
+    acks_in.close()
+    done = False
+    try:
+        while True:
+            try:
+                data = pages_in.recv_bytes()
+                with paused():  # a prepared page is thousands of fresh objects (engine.gcpause)
+                    kind, *rest = pickle.loads(data)
+                del data
+            except EOFError:
+                raise EngineError("the read-ahead process ended without a word "
+                                  "(killed, or out of memory?); the next run resumes from the last committed page"
+                                  ) from None
+            if kind == "end":
+                done = True
+                return
+            if kind == "error":
+                raise _rebuild(*rest)
+            with contextlib.suppress(BrokenPipeError):  # a reader that sent everything may be gone
+                acks_out.send_bytes(_MORE)  # one more page may be read while this one is written
+            yield rest[0], rest[1]
+    finally:
+        with contextlib.suppress(OSError):
+            if not done:
+                acks_out.send_bytes(_STOP)
+        pages_in.close()
+        acks_out.close()
+        _reap(pid, kill=not done)
+
+
+def _pipe(size: int = 0) -> tuple[Connection, Connection]:
+    """A one-way pipe (read end, write end) whose kernel buffer holds ``size`` bytes where Linux allows."""
+    r, w = os.pipe()
+    if size:
+        with contextlib.suppress(OSError, AttributeError):
+            import fcntl
+
+            fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, size)
+    return Connection(r, writable=False), Connection(w, readable=False)
+
+
+def _child(pages: Connection, acks: Connection, read: Callable[[], Iterator[Page | None]],
+           prepare: Callable[[list[dict[str, Any]]], Any]) -> None:  # pragma: no cover - the child
+    global _in_reader
+    _in_reader = True
+    code = 0
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _die_with_parent()
+        gc.freeze()  # what the parent built is never walked here; pages are parsed with collection held
+        ahead = 0  # pages sent that the parent has not taken yet
+        for page in read():
+            if page is None:
+                continue
+            meta = Page(records=[], cursor=page.cursor, total=page.total)
+            pages.send_bytes(pickle.dumps(("page", meta, prepare(page.records)), pickle.HIGHEST_PROTOCOL))
+            ahead += 1
+            while ahead >= AHEAD or (ahead and acks.poll()):
+                if acks.recv_bytes() != _MORE:
+                    raise _Stopped
+                ahead -= 1
+        pages.send_bytes(pickle.dumps(("end",)))
+    except (EOFError, BrokenPipeError, _Stopped):
+        pass  # the parent is gone or stopped reading: nothing to tell it
+    except BaseException as exc:  # everything goes to the parent, which decides
+        with contextlib.suppress(Exception):
+            pages.send_bytes(pickle.dumps(("error", *_describe(exc))))
+        code = 1
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(code)
+
+
+class _Stopped(Exception):
+    """The parent asked the reader to stop."""
+
+
+def _describe(exc: BaseException) -> tuple[str, str, str, dict[str, Any]]:
+    """What the parent needs to raise ``exc`` again: its class, message and attributes."""
+    cls = type(exc)
+    state: dict[str, Any] = {}
+    for name, value in vars(exc).items():
+        try:
+            pickle.dumps(value)
+        except Exception:
+            continue
+        state[name] = value
+    detail = "".join(traceback.format_exception(exc)) if not isinstance(exc, EngineError) else ""
+    return f"{cls.__module__}:{cls.__qualname__}", str(exc), detail, state
+
+
+def _rebuild(path: str, message: str, detail: str, state: dict[str, Any]) -> BaseException:
+    """The child's exception, as the same class where that class can be found here."""
+    module, _, name = path.partition(":")
+    cls: Any = sys.modules.get(module)
+    for part in name.split("."):
+        cls = getattr(cls, part, None)
+    if isinstance(cls, type) and issubclass(cls, EngineError):
+        exc = cls.__new__(cls)
+        Exception.__init__(exc, message)
+        exc.__dict__.update(state)
+        return exc
+    if detail:
+        log.error("the read-ahead process failed:\n%s", detail.rstrip())
+    return RuntimeError(f"in the read-ahead process, {name}: {message}")
+
+
+def _die_with_parent() -> None:  # pragma: no cover - the child
+    """Ask Linux to kill this process when its parent dies (a kill -9 leaves no orphan reading on)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() == 1:  # the parent died before the request took effect
+        os._exit(1)
+
+
+def _reap(pid: int, *, kill: bool) -> None:
+    if kill:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)

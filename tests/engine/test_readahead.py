@@ -1,0 +1,150 @@
+"""Read-ahead: the CLI's ``run`` reads and maps store pages in a forked process while it writes.
+
+The runs here are real ``connect-engine run`` processes (the memstore and hub
+plugins, ``python -m tests.support.memstore``), since read-ahead only happens
+in a process that runs nothing else. Each result is held against the same feed
+read in-process (``read_ahead: false``) on a database of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy
+from sqlalchemy import select as sql_select
+
+from engine import readahead
+from engine.connector import Page
+from engine.errors import ConnectorError, EngineError, TransientError
+from plugins.connect.models import Product, ProductLink
+from tests.engine.test_crash import run_in_subprocess
+from tests.support import memstore
+
+PRODUCTS, PAGE = 23, 4  # 6 pages, the last one short
+
+
+def cli_run(tmp_path: Path, db_url: str, name: str, settings: dict[str, Any], *,
+            read_ahead: bool) -> tuple[int, dict[str, Any]]:
+    config = memstore.write_config(tmp_path / f"{name}.yaml", db_url, tmp_path / f"{name}-data",
+                                   {"shop": {"settings": settings}}, read_ahead=read_ahead)
+    proc = run_in_subprocess(config)
+    return proc.returncode, json.loads(proc.stdout) if proc.stdout.strip() else {"stderr": proc.stderr}
+
+
+def hub_rows(db_url: str, tmp_path: Path) -> list[tuple[Any, ...]]:
+    with memstore.build(memstore.config(db_url, tmp_path / "check", {"shop": {"settings": {}}})) as engine, \
+            engine.sessions() as s:
+        products = s.execute(sql_select(Product.sku, Product.name, Product.price).order_by(Product.sku)).all()
+        links = s.execute(sql_select(ProductLink.sku, ProductLink.external_id).order_by(ProductLink.sku)).all()
+    return [tuple(r) for r in products] + [tuple(r) for r in links]
+
+
+@pytest.fixture
+def second_db(db_url: str, tmp_path: Path) -> Iterator[str]:
+    """A database beside the test's own: a file next to it, or a second PostgreSQL schema."""
+    if db_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'second.db'}"
+        return
+    base, schema = db_url.rsplit("search_path%3D", 1)
+    schema += "_2"
+    admin = sqlalchemy.create_engine(db_url)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{base}search_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+def test_a_read_ahead_run_writes_what_an_in_process_run_writes(tmp_path: Path, db_url: str, second_db: str) -> None:
+    settings = {"products": PRODUCTS, "page_size": PAGE}
+    code, ahead = cli_run(tmp_path, db_url, "ahead", settings, read_ahead=True)
+    assert code == 0, ahead
+    code, inline = cli_run(tmp_path, second_db, "inline", settings, read_ahead=False)
+    assert code == 0, inline
+
+    assert ahead["status"] == inline["status"] == "success"
+    assert ahead["counts"] == inline["counts"]
+    assert ahead["counts"]["read"] == PRODUCTS and ahead["counts"]["created"] > PRODUCTS
+    assert ahead["cursor_after"] == inline["cursor_after"] == {"seq": 0, "after": PRODUCTS}
+    assert hub_rows(db_url, tmp_path) == hub_rows(second_db, tmp_path)
+
+    code, again = cli_run(tmp_path, db_url, "ahead", settings, read_ahead=True)
+    assert code == 0 and again["cursor_before"] == ahead["cursor_after"]
+    assert again["counts"]["read"] == 0  # resumed from the cursor the read-ahead run committed
+
+
+@pytest.mark.parametrize(("settings", "expected"), [
+    ({"fail_read": True}, "TransientError: "),
+    ({"read_bug": True}, "unexpected RuntimeError: in the read-ahead process, RuntimeError: "
+                         "memstore tripped over its own feet"),
+])
+def test_an_error_in_the_reader_fails_the_run_as_in_process(tmp_path: Path, db_url: str, settings: dict[str, Any],
+                                                            expected: str) -> None:
+    code, info = cli_run(tmp_path, db_url, "ahead", {"products": PRODUCTS, "page_size": PAGE, **settings},
+                         read_ahead=True)
+    assert code == 1, info
+    assert info["status"] == "failed"
+    assert info["message"].startswith(expected), info["message"]
+
+
+def test_the_reader_dies_with_a_killed_run(tmp_path: Path, db_url: str) -> None:
+    settings = {"products": PRODUCTS, "page_size": PAGE, "crash_after_page": 2, "pid_file": "reader.pid"}
+    code, _ = cli_run(tmp_path, db_url, "ahead", settings, read_ahead=True)
+    assert code < 0  # SIGKILLed by its reader, as a crash would
+    pid = int((tmp_path / "ahead-data" / "reader.pid").read_text())
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return  # already gone and reaped
+    try:
+        assert select.select([fd], [], [], 10)[0], f"the read-ahead process {pid} outlived its run"
+    finally:
+        os.close(fd)
+
+
+def test_an_engine_error_crosses_with_its_class_and_context() -> None:
+    exc = TransientError("shop says 503", status=503, url="https://shop.example/admin", retry_after=2.5)
+    back = readahead._rebuild(*readahead._describe(exc))
+    assert type(back) is TransientError and isinstance(back, ConnectorError)
+    assert (str(back), back.status, back.url, back.retry_after) == ("shop says 503", 503,
+                                                                    "https://shop.example/admin", 2.5)
+    assert back.context == exc.context
+
+
+def test_any_other_error_crosses_as_a_runtime_error_naming_it() -> None:
+    back = readahead._rebuild(*readahead._describe(KeyError("sku")))
+    assert type(back) is RuntimeError and not isinstance(back, EngineError)
+    assert str(back) == "in the read-ahead process, KeyError: 'sku'"
+
+
+def test_pages_in_this_process_with_another_thread_are_read_in_process() -> None:
+    assert readahead.available() == (threading.active_count() == 1 and os.name == "posix")
+    done = threading.Event()
+    other = threading.Thread(target=done.wait)
+    other.start()
+    try:
+        assert not readahead.available()
+    finally:
+        done.set()
+        other.join()
+
+
+def test_pages_come_in_order_with_their_cursor_and_prepared_records() -> None:
+    def read() -> Any:
+        yield None  # a connector may yield None for "nothing on this page"
+        for n in range(1, 4):
+            yield Page(records=[{"n": n}, {"n": -n}], cursor={"page": n}, total=6)
+
+    got = list(readahead.pages(read, lambda records: [r["n"] * 10 for r in records]))
+    assert [(p.cursor, p.total, p.records, prepared) for p, prepared in got] == [
+        ({"page": n}, 6, [], [n * 10, -n * 10]) for n in range(1, 4)]
