@@ -9,6 +9,11 @@ commits it while the child fetches the next one. Nothing else changes: the
 parent commits the pages in order, each with its cursor, so a run killed at any
 moment resumes from the last committed page as before.
 
+- The first page is read and written in this process. The reader is forked only
+  when that page says ``MIN_PAGES`` or more are still to come (a short run, such
+  as a daily increment, does not gain what forking costs), and it continues the
+  connector's own generator, open connection included: this process does not
+  use the source again until the reader is done or killed.
 - Memory stays bounded: the child runs at most ``AHEAD`` pages in front of the
   parent (it waits for the parent to take a page before reading further), and the
   pipe between them has room for those pages, so neither waits on the other's
@@ -47,6 +52,7 @@ log = logging.getLogger(__name__)
 _MORE, _STOP = b"more", b"stop"
 AHEAD = 3  # prepared pages the reader may have sent that the writer has not taken yet
 PIPE_BYTES = 1 << 20  # room for them in the pipe, so the reader does not wait on a slow page
+MIN_PAGES = 8  # pages still to come that make forking a reader worth its cost (about 10 ms)
 _in_reader = False
 
 
@@ -60,21 +66,45 @@ def available() -> bool:
     return sys.platform.startswith("linux") and hasattr(os, "fork") and threading.active_count() == 1
 
 
-def pages(read: Callable[[], Iterator[Page | None]], prepare: Callable[[list[dict[str, Any]]], Any]
-          ) -> Generator[tuple[Page, Any], None, None]:
-    """Yield ``(page, prepare(page.records))`` for each page ``read()`` gives, reading in a child process.
+def pages(read: Callable[[], Iterator[Page | None]], prepare: Callable[[list[dict[str, Any]]], Any], *,
+          min_pages: int = MIN_PAGES) -> Generator[tuple[Page, Any], None, None]:
+    """Yield ``(page, prepare(page.records))`` for each page ``read()`` gives, reading ahead in a child process.
 
-    The page yielded carries ``cursor`` and ``total``; its records stay in the
-    child (the prepared page holds what the write needs). ``read`` and
-    ``prepare`` are called in the child only.
+    The first page is read here. The reader is forked after it only if the
+    first page says at least ``min_pages`` more pages are coming (``total``
+    against its own size), or says nothing: forking costs a short run more than
+    it gains. A page from the reader carries ``cursor`` and ``total``; its
+    records stay in the reader (the prepared page holds what the write needs).
     """
+    source = read()
+    first = next((p for p in source if p is not None), None)
+    if first is None:
+        return
+    yield first, prepare(first.records)
+    if not _worth_forking(first, min_pages):
+        for page in source:
+            if page is not None:
+                yield page, prepare(page.records)
+        return
+    yield from _forked(source, prepare)
+
+
+def _worth_forking(first: Page, min_pages: int) -> bool:
+    if first.total is None or not first.records:
+        return True
+    return first.total - len(first.records) >= min_pages * len(first.records)
+
+
+def _forked(source: Iterator[Page | None], prepare: Callable[[list[dict[str, Any]]], Any]
+            ) -> Generator[tuple[Page, Any], None, None]:
+    """The rest of ``source``, read and prepared in a forked child (which owns ``source`` from here on)."""
     pages_in, pages_out = _pipe(PIPE_BYTES)  # child -> parent: prepared pages
     acks_in, acks_out = _pipe()  # parent -> child: "taken, read on" (or "stop")
     pid = os.fork()
     if pid == 0:  # pragma: no cover - runs in the child, which leaves with os._exit
         pages_in.close()
         acks_out.close()
-        _child(pages_out, acks_in, read, prepare)
+        _child(pages_out, acks_in, source, prepare)
     pages_out.close()
     acks_in.close()
     done = False
@@ -117,7 +147,7 @@ def _pipe(size: int = 0) -> tuple[Connection, Connection]:
     return Connection(r, writable=False), Connection(w, readable=False)
 
 
-def _child(pages: Connection, acks: Connection, read: Callable[[], Iterator[Page | None]],
+def _child(pages: Connection, acks: Connection, source: Iterator[Page | None],
            prepare: Callable[[list[dict[str, Any]]], Any]) -> None:  # pragma: no cover - the child
     global _in_reader
     _in_reader = True
@@ -128,7 +158,7 @@ def _child(pages: Connection, acks: Connection, read: Callable[[], Iterator[Page
         _die_with_parent()
         gc.freeze()  # what the parent built is never walked here; pages are parsed with collection held
         ahead = 0  # pages sent that the parent has not taken yet
-        for page in read():
+        for page in source:
             if page is None:
                 continue
             meta = Page(records=[], cursor=page.cursor, total=page.total)

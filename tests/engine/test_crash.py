@@ -29,6 +29,7 @@ from tests.support.opsstore import Clock
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTS, PAGE, CRASH_AFTER, LEASE = 40, 5, 3, 300
+READ_AHEAD_PAGE = 2  # 20 pages: the first says 19 more are coming, so the reader is forked
 
 
 def variants(upto: int, start: int = 1) -> int:
@@ -51,7 +52,8 @@ def run_in_subprocess(config: Path) -> subprocess.CompletedProcess[str]:
 @pytest.mark.parametrize("read_ahead", [False, True], ids=["in-process", "read-ahead"])
 def test_a_run_killed_mid_feed_resumes_after_the_last_committed_page(tmp_path: Path, db_url: str,
                                                                      read_ahead: bool) -> None:
-    settings = {"products": PRODUCTS, "page_size": PAGE}
+    page = READ_AHEAD_PAGE if read_ahead else PAGE  # pages enough for the reader to be forked
+    settings = {"products": PRODUCTS, "page_size": page}
     scheduler = {"scheduler": {"lock_lease_seconds": LEASE}, "read_ahead": read_ahead}
     # In-process, the kill comes once page `crash` is committed. With read-ahead the reader runs up to
     # AHEAD pages in front of the writer: when it asks for page crash + 1, the writer has committed at
@@ -73,8 +75,8 @@ def test_a_run_killed_mid_feed_resumes_after_the_last_committed_page(tmp_path: P
         with engine.sessions() as s:
             stored = s.scalar(select(func.count()).select_from(Product))
         pages = range(crash - readahead.AHEAD, crash + 1) if read_ahead else [crash]
-        [done] = [n for n in pages if stored == variants(PAGE * n)]
-        committed = {"seq": 0, "after": PAGE * done}
+        [done] = [n for n in pages if stored == variants(page * n)]
+        committed = {"seq": 0, "after": page * done}
 
         # The dead process still holds the lease: nobody else runs the feed, nothing is reaped yet.
         assert engine.reap() == []
@@ -92,15 +94,15 @@ def test_a_run_killed_mid_feed_resumes_after_the_last_committed_page(tmp_path: P
         assert "stopped without finishing it (killed or crashed)" in (reaped.message or "")
         assert "resumes from the last committed page" in (reaped.message or "")
         assert reaped.cursor_after == committed
-        assert reaped.counts["read"] == PAGE * done  # what its committed pages did
-        assert reaped.counts["created"] == variants(PAGE * done)
+        assert reaped.counts["read"] == page * done  # what its committed pages did
+        assert reaped.counts["created"] == variants(page * done)
         assert [(e.id, e.status) for e in recorder.executions] == [(dead.id, "failed")]  # observers hear of it
         assert engine.reap() == []
 
         again = engine.run("import_products", "shop")
         assert again.status == "success" and again.cursor_before == committed
-        rest = variants(PRODUCTS, start=PAGE * done + 1)
-        assert again.counts == {"read": PRODUCTS - PAGE * done, "created": rest, "updated": 0,
+        rest = variants(PRODUCTS, start=page * done + 1)
+        assert again.counts == {"read": PRODUCTS - page * done, "created": rest, "updated": 0,
                                 "unchanged": 0, "info": 0, "parked": 0, "errors": 0}
         with engine.sessions() as s:
             skus = list(s.scalars(select(Product.sku)))

@@ -27,7 +27,7 @@ from plugins.connect.models import Product, ProductLink
 from tests.engine.test_crash import run_in_subprocess
 from tests.support import memstore
 
-PRODUCTS, PAGE = 23, 4  # 6 pages, the last one short
+PRODUCTS, PAGE = 61, 2  # 31 pages, the last one short: enough for the reader to be forked after the first
 
 
 def cli_run(tmp_path: Path, db_url: str, name: str, settings: dict[str, Any], *,
@@ -84,9 +84,10 @@ def test_a_read_ahead_run_writes_what_an_in_process_run_writes(tmp_path: Path, d
 
 
 @pytest.mark.parametrize(("settings", "expected"), [
-    ({"fail_read": True}, "TransientError: "),
-    ({"read_bug": True}, "unexpected RuntimeError: in the read-ahead process, RuntimeError: "
-                         "memstore tripped over its own feet"),
+    ({"fail_read": True}, "TransientError: "),  # on the first page, read in the run's own process
+    ({"fail_read": 5}, "TransientError: "),  # in the reader
+    ({"read_bug": 5}, "unexpected RuntimeError: in the read-ahead process, RuntimeError: "
+                      "memstore tripped over its own feet"),
 ])
 def test_an_error_in_the_reader_fails_the_run_as_in_process(tmp_path: Path, db_url: str, settings: dict[str, Any],
                                                             expected: str) -> None:
@@ -95,6 +96,8 @@ def test_an_error_in_the_reader_fails_the_run_as_in_process(tmp_path: Path, db_u
     assert code == 1, info
     assert info["status"] == "failed"
     assert info["message"].startswith(expected), info["message"]
+    failed_at = settings.get("fail_read") or settings.get("read_bug")
+    assert info["counts"]["read"] == (0 if failed_at is True else PAGE * (failed_at - 1))  # pages before it kept
 
 
 def test_the_reader_dies_with_a_killed_run(tmp_path: Path, db_url: str) -> None:
@@ -139,12 +142,27 @@ def test_pages_in_this_process_with_another_thread_are_read_in_process() -> None
         other.join()
 
 
-def test_pages_come_in_order_with_their_cursor_and_prepared_records() -> None:
+def numbered_pages(count: int, total: int | None) -> Any:
     def read() -> Any:
         yield None  # a connector may yield None for "nothing on this page"
-        for n in range(1, 4):
-            yield Page(records=[{"n": n}, {"n": -n}], cursor={"page": n}, total=6)
+        for n in range(1, count + 1):
+            yield Page(records=[{"n": n}, {"n": -n}], cursor={"page": n}, total=total)
 
-    got = list(readahead.pages(read, lambda records: [r["n"] * 10 for r in records]))
-    assert [(p.cursor, p.total, p.records, prepared) for p, prepared in got] == [
-        ({"page": n}, 6, [], [n * 10, -n * 10]) for n in range(1, 4)]
+    return read
+
+
+def prepare(records: list[dict[str, Any]]) -> tuple[list[int], bool]:
+    return [r["n"] * 10 for r in records], readahead.in_reader()
+
+
+@pytest.mark.parametrize(("count", "total", "forked"), [
+    (3, 6, False),  # two more pages after the first: read here
+    (10, 20, True),  # nine more: forked after the first
+    (10, None, True),  # the store does not say how many: forked
+])
+def test_pages_come_in_order_with_their_cursor_and_prepared_records(count: int, total: int | None,
+                                                                    forked: bool) -> None:
+    got = list(readahead.pages(numbered_pages(count, total), prepare))
+    assert [(p.cursor, p.total, prepared) for p, prepared in got] == [
+        ({"page": n}, total, ([n * 10, -n * 10], forked and n > 1)) for n in range(1, count + 1)]
+    assert all(p.records == [] for p, _ in got[1:]) == forked  # the reader keeps its records

@@ -13,8 +13,9 @@ engine configuration on them. Settings:
   after that one, i.e. once that page is committed (with read-ahead, the reader asks
   one page earlier: the page before it is committed, that one may be); ``pid_file``: a
   file in the data folder where the reading process writes its pid just before;
-- ``fail_read``: raise a TransientError on the first read request;
-- ``read_bug``: raise a plain RuntimeError on read (a connector bug, not an EngineError);
+- ``fail_read``: raise a TransientError on the first read request (``true``) or when
+  page ``n`` is asked for (an integer);
+- ``read_bug``: the same with a plain RuntimeError (a connector bug, not an EngineError);
 - ``reject_skus``: stock writes of these SKUs are refused (``RemoteRejected``);
 - ``api_token``: the store's credential (write it as ``${ENV_VAR}``);
 - ``echo_token``: misbehave like a careless store: log the token and put it in
@@ -107,8 +108,8 @@ class MemStore(Connector):
             "page_size": {"type": "integer", "minimum": 1},
             "crash_after_page": {"type": "integer"},
             "pid_file": {"type": "string"},
-            "fail_read": {"type": "boolean"},
-            "read_bug": {"type": "boolean"},
+            "fail_read": {"type": ["boolean", "integer"]},
+            "read_bug": {"type": ["boolean", "integer"]},
             "api_token": {"type": "string"},
             "echo_token": {"type": "boolean"},
             "reject_skus": {"type": "array", "items": {"type": "string"}},
@@ -159,27 +160,31 @@ class MemStore(Connector):
         if self.settings.get("echo_token"):
             (ctx.log or log).warning("memstore %s reads %s with token %s", self.integration, resource,
                                      self.settings.get("api_token"))
-        if self.settings.get("fail_read"):
-            raise TransientError("store answered 503 Service Unavailable" + self._leak(), status=503)
-        if self.settings.get("read_bug"):
-            raise RuntimeError("memstore tripped over its own feet" + self._leak())
+        fail_at, bug_at = _page_number(self.settings.get("fail_read")), _page_number(self.settings.get("read_bug"))
         since = (cursor or {}).get("seq", -1)
         after = (cursor or {}).get("after", 0)
         rows = sorted((r for r in self._records(resource) if (r["seq"], r["id"]) > (since, after)),
                       key=lambda r: (r["seq"], r["id"]))
         size = int(self.settings.get("page_size", 5))
         crash = self.settings.get("crash_after_page")
-        for n, i in enumerate(range(0, len(rows), size), start=1):
+        for n, i in enumerate(range(0, len(rows) or 1, size), start=1):
+            if n == fail_at:
+                raise TransientError("store answered 503 Service Unavailable" + self._leak(), status=503)
+            if n == bug_at:
+                raise RuntimeError("memstore tripped over its own feet" + self._leak())
+            if not rows:
+                return
             CALLS.append(("page", self.integration, resource, n))
             for hook in PAGE_HOOKS:
                 hook(self.integration, resource, n)
             page = rows[i:i + size]
             last = page[-1]
             yield Page(records=page, cursor={"seq": last["seq"], "after": last["id"]}, total=len(rows))
-            if crash is not None and n >= int(crash):  # the run's process dies, whichever process reads
+            if crash is not None and n == int(crash):  # the run's process dies, whichever process reads
                 if self.settings.get("pid_file"):
                     self.services.data_dir.mkdir(parents=True, exist_ok=True)
                     (self.services.data_dir / self.settings["pid_file"]).write_text(str(os.getpid()))
+                # A reader kills the run and reads on, as if the run had died on its own: it must die with it.
                 os.kill(os.getppid() if readahead.in_reader() else os.getpid(), signal.SIGKILL)
 
     def fetch(self, resource: str, keys: Sequence[str], *, ctx: RunContext) -> Iterator[dict[str, Any]]:
@@ -249,6 +254,13 @@ def plugin_list(*extra: object) -> list[object]:
     from plugins import connect
 
     return [sys.modules[__name__], connect, *extra]
+
+
+def _page_number(setting: Any) -> int | None:
+    """``fail_read`` / ``read_bug``: ``true`` is the first page, a number that page, false or absent none."""
+    if setting is True:
+        return 1
+    return int(setting) if setting else None
 
 
 def main(argv: list[str]) -> None:
