@@ -100,7 +100,19 @@ def _forked(source: Iterator[Page | None], prepare: Callable[[list[dict[str, Any
     """The rest of ``source``, read and prepared in a forked child (which owns ``source`` from here on)."""
     pages_in, pages_out = _pipe(PIPE_BYTES)  # child -> parent: prepared pages
     acks_in, acks_out = _pipe()  # parent -> child: "taken, read on" (or "stop")
-    pid = os.fork()
+    for stream in (sys.stdout, sys.stderr):  # the child must not inherit (and print again) what is buffered
+        with contextlib.suppress(Exception):
+            stream.flush()
+    try:
+        pid = os.fork()
+    except OSError as exc:  # no memory or process slot for a reader: read on in this process
+        log.warning("read-ahead unavailable (%s); reading in this process", exc)
+        for conn in (pages_in, pages_out, acks_in, acks_out):
+            conn.close()
+        for page in source:
+            if page is not None:
+                yield page, prepare(page.records)
+        return
     if pid == 0:  # pragma: no cover - runs in the child, which leaves with os._exit
         pages_in.close()
         acks_out.close()
@@ -153,8 +165,10 @@ def _child(pages: Connection, acks: Connection, source: Iterator[Page | None],
     _in_reader = True
     code = 0
     try:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        # Ctrl-C and a SIGTERM to the whole group are the parent's to handle: it ends the page in hand,
+        # records the run as interrupted and then kills this process.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         _die_with_parent()
         gc.freeze()  # what the parent built is never walked here; pages are parsed with collection held
         ahead = 0  # pages sent that the parent has not taken yet

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import select
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,6 +115,36 @@ def test_the_reader_dies_with_a_killed_run(tmp_path: Path, db_url: str) -> None:
         assert select.select([fd], [], [], 10)[0], f"the read-ahead process {pid} outlived its run"
     finally:
         os.close(fd)
+
+
+@pytest.mark.parametrize("read_ahead", [False, True], ids=["in-process", "read-ahead"])
+def test_a_sigterm_to_the_group_ends_the_run_interrupted(tmp_path: Path, db_url: str, read_ahead: bool) -> None:
+    settings = {"products": PRODUCTS, "page_size": PAGE, "terminate_group_at_page": 6}
+    config = memstore.write_config(tmp_path / "run.yaml", db_url, tmp_path / "data",
+                                   {"shop": {"settings": settings}}, read_ahead=read_ahead)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECT_ENGINE_")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
+    proc = subprocess.run([sys.executable, "-m", "tests.support.memstore", "--config", str(config), "run",
+                           "import_products", "--integration", "shop", "--json"], env=env, capture_output=True,
+                          text=True, timeout=120, start_new_session=True)  # a group of its own to signal
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout)
+    assert info["status"] == "interrupted", info
+    # The signal comes as page 7 is asked for, and the run ends after the page in hand: in-process that
+    # is page 7 itself; with read-ahead the writer is one to AHEAD pages behind the reader (pages 4 to 6).
+    pages = range(7, 8) if not read_ahead else range(7 - readahead.AHEAD, 7)
+    assert info["counts"]["read"] in [n * PAGE for n in pages], info["counts"]
+
+
+def test_a_failed_fork_reads_in_this_process(monkeypatch: pytest.MonkeyPatch,
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    def no_fork() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    got = list(readahead.pages(numbered_pages(10, None), prepare))
+    assert [prepared for _, prepared in got] == [([n * 10, -n * 10], False) for n in range(1, 11)]
+    assert "read-ahead unavailable" in caplog.text
 
 
 def test_an_engine_error_crosses_with_its_class_and_context() -> None:

@@ -13,6 +13,8 @@ engine configuration on them. Settings:
   after that one, i.e. once that page is committed (with read-ahead, the reader asks
   one page earlier: the page before it is committed, that one may be); ``pid_file``: a
   file in the data folder where the reading process writes its pid just before;
+- ``terminate_group_at_page``: SIGTERM the whole process group after yielding page ``n``
+  (what a service manager does to stop a run);
 - ``fail_read``: raise a TransientError on the first read request (``true``) or when
   page ``n`` is asked for (an integer);
 - ``read_bug``: the same with a plain RuntimeError (a connector bug, not an EngineError);
@@ -108,6 +110,7 @@ class MemStore(Connector):
             "page_size": {"type": "integer", "minimum": 1},
             "crash_after_page": {"type": "integer"},
             "pid_file": {"type": "string"},
+            "terminate_group_at_page": {"type": "integer"},
             "fail_read": {"type": ["boolean", "integer"]},
             "read_bug": {"type": ["boolean", "integer"]},
             "api_token": {"type": "string"},
@@ -180,6 +183,8 @@ class MemStore(Connector):
             page = rows[i:i + size]
             last = page[-1]
             yield Page(records=page, cursor={"seq": last["seq"], "after": last["id"]}, total=len(rows))
+            if n == self.settings.get("terminate_group_at_page"):  # a service manager stopping the run
+                os.killpg(os.getpgrp(), signal.SIGTERM)
             if crash is not None and n == int(crash):  # the run's process dies, whichever process reads
                 if self.settings.get("pid_file"):
                     self.services.data_dir.mkdir(parents=True, exist_ok=True)
