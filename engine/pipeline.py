@@ -99,14 +99,9 @@ class Pipeline:
 
     # -- the page ------------------------------------------------------------------------------
 
-    @pausing  # a page is thousands of fresh objects: no collection passes over them (engine.gcpause)
-    def process(self, records: Sequence[dict[str, Any]], *, cursor: Any = None, save_cursor: bool = False,
-                recheck: bool = False, refetch: bool = False) -> PageResult:
-        """Run ``records`` through rules, mapping and the target; commit everything at once."""
-        return self.finish(self.prepare(records), cursor=cursor, save_cursor=save_cursor, recheck=recheck,
-                           refetch=refetch)
+    # A page is two steps: prepare (in the read-ahead process when there is one), then finish.
 
-    @pausing
+    @pausing  # a page is thousands of fresh objects: no collection passes over them (engine.gcpause)
     def prepare(self, records: Sequence[dict[str, Any]]) -> Prepared:
         """Rules and mapping of a page: no database, no target (it may run in the read-ahead process)."""
         run, feed = self.run, self.feed

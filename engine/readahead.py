@@ -81,12 +81,13 @@ def pages(read: Callable[[], Iterator[Page | None]], prepare: Callable[[list[dic
     if first is None:
         return
     yield first, prepare(first.records)
-    if not _worth_forking(first, min_pages):
-        for page in source:
-            if page is not None:
-                yield page, prepare(page.records)
-        return
-    yield from _forked(source, prepare)
+    yield from _forked(source, prepare) if _worth_forking(first, min_pages) else _inline(source, prepare)
+
+
+def _inline(source: Iterator[Page | None], prepare: Callable[[list[dict[str, Any]]], Any]
+            ) -> Iterator[tuple[Page, Any]]:
+    """The rest of ``source``, read and prepared in this process."""
+    return ((page, prepare(page.records)) for page in source if page is not None)
 
 
 def _worth_forking(first: Page, min_pages: int) -> bool:
@@ -109,9 +110,7 @@ def _forked(source: Iterator[Page | None], prepare: Callable[[list[dict[str, Any
         log.warning("read-ahead unavailable (%s); reading in this process", exc)
         for conn in (pages_in, pages_out, acks_in, acks_out):
             conn.close()
-        for page in source:
-            if page is not None:
-                yield page, prepare(page.records)
+        yield from _inline(source, prepare)
         return
     if pid == 0:  # pragma: no cover - runs in the child, which leaves with os._exit
         pages_in.close()
