@@ -2,8 +2,8 @@
 
 For each N (default 10,000 and 100,000 products, 1-3 variants each) and each
 repetition, a fresh sandbox process is started (rate limiting off, every
-product rendered before it listens) and both tools run against it as separate
-processes, each with its own SQLite file:
+product rendered before it listens) and every tool runs against it as a separate
+process, each with its own SQLite file:
 
 1. ``full``: empty database, first run (a full load; the cursor is recorded);
 2. the sandbox changes 1% of the products (``POST /__sandbox/products/touch?pct=1``,
@@ -14,11 +14,15 @@ The engine runs exactly as a user runs it: ``connect-engine --config engine.yaml
 run update_products --integration bench --json`` with a generated engine.yaml
 (the console script's code, in a fresh interpreter). The floor is plain httpx +
 sqlite3 ``executemany`` (``peers/baseline_httpx_sqlite.py`` of the shared peer
-benchmark, found next to the repository by default). Tool order alternates
-between repetitions; medians are reported. Wall time includes interpreter start
-and imports; peak RSS is that of the tool's process (``os.wait4``).
+benchmark, found next to the repository by default). ``--peers`` adds the other
+tools of that benchmark (Singer SDK tap + target, Airbyte's declarative CDK, dlt's
+rest_api source), run from their own virtualenv (``--peer-python``; the shared
+``peers/run_all.sh`` builds one) against the same sandbox. Each repetition starts
+with another tool; medians are reported. Wall time includes interpreter start and
+imports; peak RSS counts a tool's child processes too (``benchmarks/measure.py``).
 
     python benchmarks/update_products.py [--ns 10000,100000] [--reps 3] [--floor PATH]
+        [--peers singer,airbyte,dlt --peer-python PEER_VENV/bin/python]
 
 Prints figures and the targets' PASS/MISS; asserts nothing.
 """
@@ -81,14 +85,19 @@ def run_engine(work: Path, timeout: float) -> tuple[Measured, int, int, float]:
     return m, rows, counts.get("read", 0), float(info.get("duration") or 0.0)
 
 
-def run_floor(floor: Path, work: Path, url: str, timeout: float) -> tuple[Measured, int, int, float]:
-    """One run of the hand-written floor: the process, variant rows, products, its own seconds."""
-    cmd = [PY, str(floor), "--base-url", url, "--db", str(work / "floor.db"), "--token", TOKEN, "--mode", "sync"]
+def run_peer(script: Path, python: str, work: Path, url: str, timeout: float) -> tuple[Measured, int, int, float]:
+    """One run of a peer script of the shared benchmark (the floor is one): process, variant rows, products, seconds.
+
+    Every peer takes ``--base-url --db --token --mode`` and prints a ``RESULT {json}`` line.
+    """
+    cmd = [python, str(script), "--base-url", url, "--db", str(work / "peer.db"), "--token", TOKEN, "--mode", "sync"]
     m = run_measured(cmd, cwd=work, timeout=timeout)
     res = m.last_json("RESULT ") or {}
-    if m.rc != 0 or not res:
-        raise RuntimeError(f"floor run failed (exit {m.rc}): {m.stderr[-1500:]}")
-    return m, int(res.get("rows_written") or 0), int(res.get("products") or 0), float(res.get("t_total_s") or 0.0)
+    if m.rc != 0 or not res or res.get("error"):
+        raise RuntimeError(f"{script.name} failed (exit {m.rc}): {res.get('error') or m.stderr[-1500:]}")
+    rows = res.get("rows_written", res.get("target_rows", 0))  # Singer's target reports its own
+    products = res.get("products") or res.get("records") or res.get("target_records") or 0
+    return m, int(rows), int(products), float(res.get("t_total_s") or 0.0)
 
 
 def db_totals(path: Path, query: str) -> tuple[int, int]:
@@ -105,13 +114,14 @@ ENGINE_TOTALS = ("SELECT COUNT(*), SUM(CAST(ROUND(CAST(p.price AS REAL) * 100) A
                  f"JOIN hub_product_links l ON l.sku = p.sku AND l.integration = '{INTEGRATION}'")
 FLOOR_TOTALS = ("SELECT COUNT(*), SUM(CAST(ROUND(CAST(price AS REAL) * 100) AS INTEGER)) "
                 "FROM shopify_variants")
+# The other tools of the shared peer benchmark, next to the floor (run with --peer-python).
+PEERS = {"singer": "singer_sdk_tap.py", "airbyte": "airbyte_cdk_declarative.py", "dlt": "dlt_rest_api.py"}
 
 
 def one_rep(n: int, rep: int, args: argparse.Namespace, floor: Path | None, root: Path) -> list[dict[str, Any]]:
     """Both tools, both phases, against one fresh sandbox; returns one result per (tool, phase)."""
-    tools = ["engine"] + (["floor"] if floor else [])
-    if rep % 2:
-        tools.reverse()
+    tools = ["engine"] + (["floor"] if floor else []) + list(args.peer_list)
+    tools = tools[rep % len(tools):] + tools[:rep % len(tools)]  # each rep starts with another tool
     out: list[dict[str, Any]] = []
     with SandboxProcess(n, seed=args.seed, token=TOKEN) as sandbox:
         variants = int(sandbox.control("GET", "info")["variants"])
@@ -127,9 +137,12 @@ def one_rep(n: int, rep: int, args: argparse.Namespace, floor: Path | None, root
             for tool in tools:
                 if tool == "engine":
                     m, rows, products, inrun = run_engine(works[tool], args.timeout)
-                else:
+                elif tool == "floor":
                     assert floor is not None
-                    m, rows, products, inrun = run_floor(floor, works[tool], sandbox.url, args.timeout)
+                    m, rows, products, inrun = run_peer(floor, PY, works[tool], sandbox.url, args.timeout)
+                else:
+                    m, rows, products, inrun = run_peer(args.peers_dir / PEERS[tool], args.peer_python, works[tool],
+                                                        sandbox.url, args.timeout)
                 out.append({"n": n, "rep": rep, "tool": tool, "phase": phase, "wall": m.wall_s, "inrun": inrun,
                             "rss": m.peak_rss_mib, "rows": rows, "products": products})
                 print(f"N={n} rep={rep} {tool:6s} {phase:4s} wall={m.wall_s:7.3f}s in-run={inrun:7.3f}s "
@@ -137,7 +150,7 @@ def one_rep(n: int, rep: int, args: argparse.Namespace, floor: Path | None, root
                       f"rows={rows} products={products}", flush=True)
         totals = {"engine": db_totals(works["engine"] / "engine.db", ENGINE_TOTALS)}
         if floor:
-            totals["floor"] = db_totals(works["floor"] / "floor.db", FLOOR_TOTALS)
+            totals["floor"] = db_totals(works["floor"] / "peer.db", FLOOR_TOTALS)
         ok = all(t[0] == variants for t in totals.values()) and len({t[1] for t in totals.values()}) == 1
         print(f"N={n} rep={rep} verify: sandbox variants={variants}, touched={changed} products; "
               + ", ".join(f"{k} rows={v[0]} price_cents={v[1]}" for k, v in totals.items())
@@ -162,7 +175,7 @@ def summarize(results: list[dict[str, Any]], ns: list[int], have_floor: bool) ->
     for n in ns:
         for phase in PHASES:
             floor = med.get((n, "floor", phase))
-            for tool in ("floor", "engine"):
+            for tool in ("floor", "engine", *PEERS):
                 m = med.get((n, tool, phase))
                 if m is None:
                     continue
@@ -211,6 +224,8 @@ def main() -> None:
     ap.add_argument("--ns", default="10000,100000", help="product counts, comma separated")
     ap.add_argument("--reps", type=int, default=3, help="repetitions (medians are reported)")
     ap.add_argument("--floor", type=Path, default=FLOOR_DEFAULT, help="the hand-written floor script")
+    ap.add_argument("--peers", default="", help=f"also run these peers of the shared benchmark: {', '.join(PEERS)}")
+    ap.add_argument("--peer-python", default=PY, help="the Python with the peers' packages (their venv)")
     ap.add_argument("--seed", type=int, default=42, help="sandbox data seed")
     ap.add_argument("--pct", type=float, default=1.0, help="percent of products changed before the incr phase")
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds per run")
@@ -218,6 +233,11 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="keep the databases")
     args = ap.parse_args()
     ns = [int(x) for x in args.ns.split(",") if x]
+    args.peer_list = [p for p in args.peers.split(",") if p]
+    unknown = [p for p in args.peer_list if p not in PEERS]
+    if unknown:
+        ap.error(f"unknown peers {unknown}; known: {', '.join(PEERS)}")
+    args.peers_dir = args.floor.resolve().parent
     floor: Path | None = args.floor.resolve()
     if not floor.is_file():
         print(f"# the floor {floor} is absent: its columns are skipped", flush=True)
