@@ -104,6 +104,7 @@ def _forked(source: Iterator[Page | None], prepare: Callable[[list[dict[str, Any
     for stream in (sys.stdout, sys.stderr):  # the child must not inherit (and print again) what is buffered
         with contextlib.suppress(Exception):
             stream.flush()
+    parent = os.getpid()
     try:
         pid = os.fork()
     except OSError as exc:  # no memory or process slot for a reader: read on in this process
@@ -115,7 +116,7 @@ def _forked(source: Iterator[Page | None], prepare: Callable[[list[dict[str, Any
     if pid == 0:  # pragma: no cover - runs in the child, which leaves with os._exit
         pages_in.close()
         acks_out.close()
-        _child(pages_out, acks_in, source, prepare)
+        _child(pages_out, acks_in, source, prepare, parent)
     pages_out.close()
     acks_in.close()
     done = False
@@ -159,7 +160,7 @@ def _pipe(size: int = 0) -> tuple[Connection, Connection]:
 
 
 def _child(pages: Connection, acks: Connection, source: Iterator[Page | None],
-           prepare: Callable[[list[dict[str, Any]]], Any]) -> None:  # pragma: no cover - the child
+           prepare: Callable[[list[dict[str, Any]]], Any], parent: int) -> None:  # pragma: no cover - the child
     global _in_reader
     _in_reader = True
     code = 0
@@ -168,7 +169,7 @@ def _child(pages: Connection, acks: Connection, source: Iterator[Page | None],
         # records the run as interrupted and then kills this process.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        _die_with_parent()
+        _die_with_parent(parent)
         gc.freeze()  # what the parent built is never walked here; pages are parsed with collection held
         ahead = 0  # pages sent that the parent has not taken yet
         for page in source:
@@ -229,7 +230,7 @@ def _rebuild(path: str, message: str, detail: str, state: dict[str, Any]) -> Bas
     return RuntimeError(f"in the read-ahead process, {name}: {message}")
 
 
-def _die_with_parent() -> None:  # pragma: no cover - the child
+def _die_with_parent(parent: int) -> None:  # pragma: no cover - the child
     """Ask Linux to kill this process when its parent dies (a kill -9 leaves no orphan reading on)."""
     try:
         import ctypes
@@ -239,7 +240,7 @@ def _die_with_parent() -> None:  # pragma: no cover - the child
         libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
     except (OSError, AttributeError):
         pass
-    if os.getppid() == 1:  # the parent died before the request took effect
+    if os.getppid() != parent:  # the parent died before the request took effect
         os._exit(1)
 
 
