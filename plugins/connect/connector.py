@@ -78,15 +78,17 @@ class HubConnector(Connector):
     # -- read ---------------------------------------------------------------------------------------
 
     def read(self, resource: str, *, cursor: Any, ctx: RunContext) -> Iterator[Page]:
-        """Stream pages of ``resource`` changed since ``cursor`` (``{updated_at, id|sku}``)."""
+        """Stream pages of ``resource`` changed since ``cursor`` (products: ``{since, after}``, others:
+        ``{updated_at, id|sku}``)."""
         self._resource(resource, "read")
         size = reading.page_size(ctx.params)
         sessions = self.services.sessions
         if resource == "products":
             table = Product.__table__
-            return reading.pages(sessions, views.product_query(ctx.integration),
-                                 lambda s, rows: views.product_records(rows), cursor=cursor,
-                                 time_col=table.c.updated_at, tie_col=table.c.id, tie_name="id", size=size)
+            return reading.pages_by_id(sessions, views.product_query(ctx.integration),
+                                       lambda s, rows: views.product_records(rows), cursor=cursor,
+                                       time_col=table.c.updated_at, id_col=table.c.id, size=size,
+                                       now=self.services.clock())
         if resource == "orders":
             table = Order.__table__
             return reading.pages(sessions, views.order_query().where(table.c.integration == ctx.integration),

@@ -28,7 +28,6 @@ class Product(Base):
     """A hub product: one sellable SKU, whichever store it came from."""
 
     __tablename__ = "hub_products"
-    __table_args__ = (Index("ix_hub_products_cursor", "updated_at", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sku: Mapped[str] = mapped_column(String(KEY), unique=True)

@@ -29,6 +29,8 @@ OUR_MODULES = ("engine.store.models", "plugins.connect.models")
 ROOT = Path(__file__).resolve().parents[2]
 
 
+EVERY_REVISION = ["engine_0001", "connect_0001", "connect_0002"]  # in the order they apply
+
 def _folders() -> list[str]:
     return migrate.folders(Hooks(build_manager(plugins=[plugins.connect])))
 
@@ -63,14 +65,14 @@ def test_folders_start_with_the_engine_and_add_the_hub() -> None:
 def test_upgrade_of_an_empty_database_matches_the_models(db_url: str) -> None:
     applied = migrate.upgrade(db_url, _folders())
 
-    assert set(applied) == {"engine_0001", "connect_0001"}
-    assert applied.index("engine_0001") < applied.index("connect_0001")
+    assert set(applied) == {"engine_0001", "connect_0001", "connect_0002"}
+    assert applied.index("engine_0001") < applied.index("connect_0001") < applied.index("connect_0002")
     assert _differences(db_url) == []
     state = migrate.current(db_url, _folders())
     assert state["up_to_date"] is True
-    assert state["heads"] == ["connect_0001", "engine_0001"]
+    assert state["heads"] == ["connect_0002", "engine_0001"]
     assert state["pending"] == []
-    assert "connect_0001" in state["current"]  # it depends on engine_0001, which Alembic then leaves implied
+    assert "connect_0002" in state["current"]  # the hub branch depends on engine_0001, which Alembic leaves implied
 
 
 def test_upgrading_twice_is_a_no_op(db_url: str) -> None:
@@ -93,14 +95,14 @@ def test_the_engine_branch_alone_creates_only_engine_tables(db_url: str) -> None
     state = migrate.current(db_url, _folders())
 
     assert state["current"] == ["engine_0001"]
-    assert state["pending"] == ["connect_0001"]
+    assert state["pending"] == ["connect_0001", "connect_0002"]
     assert state["up_to_date"] is False
     db, _ = make_db(db_url)
     tables = set(sa.inspect(db).get_table_names())
     db.dispose()
     assert {"ce_executions", migrate.VERSION_TABLE} <= tables
     assert not {t for t in tables if t.startswith("hub_")}
-    assert migrate.upgrade(db_url, _folders()) == ["connect_0001"]
+    assert migrate.upgrade(db_url, _folders()) == ["connect_0001", "connect_0002"]
 
 
 def test_a_database_made_by_create_all_is_adopted(db_url: str) -> None:
@@ -171,13 +173,13 @@ def test_a_new_database_built_from_the_models_equals_one_built_by_alembic(db_url
     finally:
         db.dispose()
 
-    assert created == ["engine_0001", "connect_0001"]  # every revision; the same list Alembic's upgrade returns
+    assert created == EVERY_REVISION  # every revision; the same list Alembic's upgrade returns
     assert _differences(db_url) == []
     state = migrate.current(db_url, _folders())
-    assert (state["up_to_date"], state["pending"], state["current"]) == (True, [], ["connect_0001"])
+    assert (state["up_to_date"], state["pending"], state["current"]) == (True, [], ["connect_0002"])
     from_models = _snapshot(db_url)
     _drop_everything(db_url)
-    assert migrate.upgrade(db_url, _folders()) == ["engine_0001", "connect_0001"]
+    assert migrate.upgrade(db_url, _folders()) == EVERY_REVISION
     assert _snapshot(db_url) == from_models
     assert set(from_models) >= {migrate.VERSION_TABLE, *_our_tables()}
 
@@ -253,6 +255,30 @@ def test_starting_on_a_new_database_does_not_import_alembic(db_url: str, tmp_pat
         assert proc.returncode == 0, proc.stderr
         runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
 
-    assert runs == [{"loaded": [], "applied": ["engine_0001", "connect_0001"]}, {"loaded": [], "applied": []}]
+    assert runs == [{"loaded": [], "applied": EVERY_REVISION}, {"loaded": [], "applied": []}]
     assert migrate.current(db_url, _folders())["up_to_date"] is True
     assert _differences(db_url) == []
+
+
+def test_a_hub_at_its_first_revision_is_upgraded_with_its_products_kept(db_url: str) -> None:
+    from alembic import command
+
+    db, _ = make_db(db_url)
+    try:
+        with db.begin() as conn:
+            command.upgrade(migrate.alembic_config(_folders(), conn), "connect_0001")
+            conn.execute(sa.text("INSERT INTO hub_products (sku, name, created_at, updated_at) "
+                                 "VALUES ('OLD-1', 'kept', '2024-01-01 00:00:00', '2024-01-01 00:00:00')"))
+        assert "ix_hub_products_cursor" in {i["name"] for i in sa.inspect(db).get_indexes("hub_products")}
+    finally:
+        db.dispose()
+
+    assert migrate.upgrade(db_url, _folders()) == ["connect_0002"]
+    assert _differences(db_url) == []
+    db, _ = make_db(db_url)
+    try:
+        assert "ix_hub_products_cursor" not in {i["name"] for i in sa.inspect(db).get_indexes("hub_products")}
+        with db.connect() as conn:
+            assert conn.execute(sa.text("SELECT name FROM hub_products WHERE sku = 'OLD-1'")).scalar() == "kept"
+    finally:
+        db.dispose()

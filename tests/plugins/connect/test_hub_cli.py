@@ -96,7 +96,7 @@ def test_db_upgrade_and_current(engine: Engine) -> None:
     assert upgraded.exit_code == 0, upgraded.output
     assert "the database is up to date" in upgraded.output  # the engine upgraded when it was built
     state = json.loads(invoke(engine, "db", "current", "--json").output)
-    assert state["up_to_date"] is True and state["heads"] == ["connect_0001", "engine_0001"]
+    assert state["up_to_date"] is True and state["heads"] == ["connect_0002", "engine_0001"]
 
 
 def test_db_upgrade_of_an_empty_database_from_a_config_file(tmp_path: Path) -> None:
@@ -108,4 +108,4 @@ def test_db_upgrade_of_an_empty_database_from_a_config_file(tmp_path: Path) -> N
     finally:
         engine.close()
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["applied"] == ["engine_0001", "connect_0001"]
+    assert json.loads(result.output)["applied"] == ["engine_0001", "connect_0001", "connect_0002"]

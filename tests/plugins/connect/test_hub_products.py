@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from engine.connector import RunContext
-from engine.errors import RecordError, Severity
+from engine.errors import ConnectorError, RecordError, Severity
 from plugins.connect.models import Product, ProductLink, Stock
 
 
@@ -134,21 +135,65 @@ def test_a_new_link_moves_the_skus_stock_so_stock_exports_see_it(write: Any, ses
         assert s.scalars(select(Stock.updated_at).where(Stock.sku == "K-1")).one() == clock.now
 
 
-def test_read_pages_resume_from_the_cursor(write: Any, read: Any, clock: Any) -> None:
+def skus(pages: list[Any]) -> list[str]:
+    return [r["sku"] for p in pages for r in p.records]
+
+
+def test_read_pages_by_id_then_only_what_changed_since_the_read_began(write: Any, read: Any, clock: Any) -> None:
+    written_at = clock.now
     write("products", [product(f"L-{i:03}", external_id=f"x{i}") for i in range(5)])
+    started = clock.advance()  # the read begins after the writes
     pages = read("products", page_size=2)
 
     assert [len(p.records) for p in pages] == [2, 2, 1]
-    assert [r["sku"] for p in pages for r in p.records] == [f"L-{i:03}" for i in range(5)]
+    assert skus(pages) == [f"L-{i:03}" for i in range(5)]
     first = pages[0].records[0]
     assert first["external_id"] == "x0" and first["price"] == "19.90"
-    assert first["updated_at"] == clock.now.isoformat()
+    assert first["updated_at"] == written_at.isoformat()
+    assert pages[-1].cursor == {"since": started.isoformat(), "after": 0}
 
-    assert read("products", cursor=pages[-1].cursor) == []
+    clock.advance()
+    (nothing,) = read("products", cursor=pages[-1].cursor)  # nothing changed: the cursor still moves on
+    assert nothing.records == [] and nothing.cursor == {"since": clock.now.isoformat(), "after": 0}
     clock.advance()
     write("products", [product("L-002", name="Changed"), product("L-009")])
-    later = read("products", cursor=pages[-1].cursor)
-    assert [r["sku"] for p in later for r in p.records] == ["L-002", "L-009"]
+    clock.advance()
+    assert skus(read("products", cursor=nothing.cursor)) == ["L-002", "L-009"]
+
+
+def test_a_read_resumes_after_its_last_page_and_a_row_changed_behind_it_comes_next_time(
+        write: Any, read: Any, hub: Any, clock: Any) -> None:
+    write("products", [product(f"R-{i}") for i in range(6)])
+    clock.advance()
+    started = clock.now
+    pages = hub.read("products", cursor=None, ctx=RunContext(integration="shop", params={"page_size": 2}))
+    first = next(pages)
+    assert first.cursor["until"] == started.isoformat() and first.cursor["since"] is None
+    clock.advance()
+    write("products", [product("R-0", name="changed behind the read")])  # id 1: already passed
+
+    resumed = read("products", cursor=first.cursor, page_size=2)  # a killed run starting again
+    assert skus(resumed) == ["R-2", "R-3", "R-4", "R-5"]
+    assert resumed[-1].cursor == {"since": started.isoformat(), "after": 0}
+    clock.advance()
+    assert skus(read("products", cursor=resumed[-1].cursor)) == ["R-0"]
+
+
+def test_a_time_ordered_cursor_of_an_earlier_version_is_read_as_since(write: Any, read: Any, clock: Any) -> None:
+    write("products", [product("T-1")])
+    before = clock.now
+    clock.advance()
+    write("products", [product("T-2")])
+    clock.advance()
+    assert skus(read("products", cursor={"updated_at": clock.now.isoformat(), "id": 1})) == []
+    assert skus(read("products", cursor={"updated_at": before.isoformat(), "id": 99})) == ["T-1", "T-2"]
+
+
+def test_a_cursor_that_is_not_one_is_refused_with_what_to_do(read: Any) -> None:
+    with pytest.raises(ConnectorError, match=r"hub cursor .* is not of the form .*reset the feed's cursor"):
+        read("products", cursor={"page": 3})
+    with pytest.raises(ConnectorError, match=r"hub cursor: since .*reset the feed's cursor"):
+        read("products", cursor={"since": "yesterday", "after": 0})
 
 
 def test_read_shows_only_this_integrations_link(write: Any, read: Any) -> None:
