@@ -209,8 +209,9 @@ def summarize(results: list[dict[str, Any]], ns: list[int], have_floor: bool) ->
             inrun = full["inrun"] / incr["inrun"] if incr["inrun"] else float("nan")
             checks.append(f"{'PASS' if speedup >= TARGET_INCR_SPEEDUP else 'MISS'}  N={n:,}: 1%-changed run "
                           f"{incr['wall']:.3f}s is {speedup:.1f}x faster than the full run {full['wall']:.3f}s "
-                          f"(target >= {TARGET_INCR_SPEEDUP:g}x); without process start: {incr['inrun']:.3f}s vs "
-                          f"{full['inrun']:.3f}s = {inrun:.1f}x")
+                          f"by wall (target >= {TARGET_INCR_SPEEDUP:g}x)")
+            checks.append(f"{'PASS' if inrun >= TARGET_INCR_SPEEDUP else 'MISS'}  N={n:,}: the same without process "
+                          f"start (the runs' own timers): {incr['inrun']:.3f}s vs {full['inrun']:.3f}s = {inrun:.1f}x")
             flo_full, flo_incr = med.get((n, "floor", "full")), med.get((n, "floor", "incr"))
             if flo_full and flo_incr:
                 checks.append(f"      (the floor itself: {flo_full['wall'] / flo_incr['wall']:.1f}x by wall, "
