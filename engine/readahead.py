@@ -117,6 +117,7 @@ def _forked(source: Iterator[Page | None], prepare: Callable[[list[dict[str, Any
         pages_in.close()
         acks_out.close()
         _child(pages_out, acks_in, source, prepare, parent)
+    log.info("reading ahead in process %d", pid)
     pages_out.close()
     acks_in.close()
     done = False

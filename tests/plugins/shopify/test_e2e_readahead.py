@@ -1,0 +1,59 @@
+"""End to end, read-ahead: ``connect-engine run`` reads the sandbox's pages in a forked reader, faults and all.
+
+The command line is run as a process of its own (read-ahead only happens in a
+process that runs nothing else), against a sandbox of enough pages that the
+first one says the reader is worth forking, on SQLite and PostgreSQL. The store
+misbehaves meanwhile: the reader's retries must lose and double nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from engine.app import Engine
+from plugins.shopify.sandbox import ShopifySandbox
+from tests.plugins.shopify.conftest import PAGE_SIZE, PLUGINS, ROOT, SHOP, ShopApi, hub_products, sandbox_env
+
+PRODUCTS = 120  # 18 pages of 7: the first says 17 more are coming
+
+
+@pytest.mark.parametrize("faults", [{"error_rate": 0.2, "seed": 3}, {"truncate_rate": 0.1, "seed": 5}],
+                         ids=["5xx", "truncated"])
+def test_a_read_ahead_run_survives_faults_with_nothing_lost(faults: dict[str, Any], tmp_path: Path,
+                                                            config: Callable[..., dict[str, Any]]) -> None:
+    assert PRODUCTS - PAGE_SIZE >= 8 * PAGE_SIZE  # enough pages after the first for the reader to be forked
+    with ShopifySandbox(products=PRODUCTS, orders=0, seed=2, rate_limit=False) as sb:
+        skus = set(ShopApi(sb).variants())
+        raw = config()
+        raw.pop("root")
+        raw.update(feeds_dir=str(ROOT / "feeds.d"), mappings_dir=str(ROOT / "mappings"))
+        path = tmp_path / "engine.yaml"
+        path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+        sb.set_faults(**faults)
+
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("CONNECT_ENGINE_")},
+               **sandbox_env(sb), "PYTHONPATH": str(ROOT)}
+        proc = subprocess.run([sys.executable, "-c", "import sys; from engine.cli import main; sys.exit(main())",
+                               "--config", str(path), "--verbose", "run", "update_products", "--integration", SHOP,
+                               "--json"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        served = sb.stats()["faults"]["served"]
+
+    assert proc.returncode == 0, proc.stderr
+    assert "reading ahead in process" in proc.stderr  # the pages after the first came from the reader
+    assert sum(served.values()) > 0, served  # and the store did misbehave
+    info = json.loads(proc.stdout[proc.stdout.index("{"):])
+    assert info["status"] == "success", info
+    assert info["counts"]["read"] == PRODUCTS and info["counts"]["created"] == len(skus)
+    with Engine.from_config(raw, plugins=PLUGINS, env={"SHOPIFY_SHOP_URL": "http://unused.invalid",
+                                                       "SHOPIFY_TOKEN": "unused"}) as engine:
+        stored = [p["sku"] for p in hub_products(engine)]
+    assert sorted(stored) == sorted(skus)  # every variant once
