@@ -72,10 +72,12 @@ def _as_one_statement(conn: Any, table: Table, sql: str, names: list[str], value
 
     if len(set(zip(*(values[names.index(k)] for k in key), strict=True))) != len(values[0]):
         return False
+    from psycopg.types.json import Json, Jsonb  # the driver PostgreSQL URLs use (engine.store.db)
+
     serialize = getattr(conn.dialect, "_json_serializer", None) or json.dumps
 
-    def wrapped_json(value: Any) -> Any:  # psycopg's Json/Jsonb wrappers of JSON columns: the engine's JSON text
-        if hasattr(value, "obj") and type(value).__name__ in ("Json", "Jsonb"):
+    def wrapped_json(value: Any) -> Any:  # what JSON columns' bind processor makes: the engine's JSON text
+        if isinstance(value, (Json, Jsonb)):
             return orjson.Fragment(serialize(value.obj))
         raise TypeError(type(value).__name__)
 

@@ -41,12 +41,13 @@ def as_utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def run_in_subprocess(config: Path) -> subprocess.CompletedProcess[str]:
+def run_in_subprocess(config: Path, *, own_group: bool = False) -> subprocess.CompletedProcess[str]:
+    """``connect-engine run import_products`` of the memstore integration, as a process (a group of its own)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECT_ENGINE_")}
     env["PYTHONPATH"] = str(ROOT)
     return subprocess.run([sys.executable, "-m", "tests.support.memstore", "--config", str(config), "run",
                            "import_products", "--integration", "shop", "--json"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, start_new_session=own_group)
 
 
 @pytest.mark.parametrize("read_ahead", [False, True], ids=["in-process", "read-ahead"])

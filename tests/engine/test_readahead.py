@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import os
 import select
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,11 +120,7 @@ def test_a_sigterm_to_the_group_ends_the_run_interrupted(tmp_path: Path, db_url:
     settings = {"products": PRODUCTS, "page_size": PAGE, "terminate_group_at_page": 6}
     config = memstore.write_config(tmp_path / "run.yaml", db_url, tmp_path / "data",
                                    {"shop": {"settings": settings}}, read_ahead=read_ahead)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECT_ENGINE_")}
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])
-    proc = subprocess.run([sys.executable, "-m", "tests.support.memstore", "--config", str(config), "run",
-                           "import_products", "--integration", "shop", "--json"], env=env, capture_output=True,
-                          text=True, timeout=120, start_new_session=True)  # a group of its own to signal
+    proc = run_in_subprocess(config, own_group=True)  # a group of its own to signal
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout)
     assert info["status"] == "interrupted", info
