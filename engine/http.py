@@ -61,16 +61,54 @@ def make_client(base_url: str, *, auth: httpx.Auth | None = None, headers: Mappi
         A client with explicit timeouts and limits that does not follow redirects
         (a redirected API call is reported, never silently replayed as a GET).
     """
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections,
+                          keepalive_expiry=30.0)
     return httpx.Client(
         base_url=base_url,
         auth=auth,
         headers=dict(headers or {}),
         timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections,
-                            keepalive_expiry=30.0),
-        transport=transport,
+        limits=limits,
+        transport=transport if transport is not None else SchemeTransport(limits),
         follow_redirects=False,
     )
+
+
+class SchemeTransport(httpx.BaseTransport):
+    """httpx's own transport, built on first use: one for ``https://`` (verified TLS), one for ``http://``.
+
+    ``httpx.Client`` builds its transport's TLS context (the CA bundle, some
+    tens of milliseconds) when the client is made, whatever the URL. A run
+    against a plain-HTTP address (a sandbox, a store behind a local proxy) never
+    uses it; a run against HTTPS builds it at its first request, exactly as
+    httpx would have. The plain-HTTP transport refuses HTTPS requests, so no
+    request ever goes out over TLS without verification. Proxies from the
+    environment are still httpx's (``trust_env``): they are mounted beside this.
+    """
+
+    def __init__(self, limits: httpx.Limits) -> None:
+        self._limits = limits
+        self._by_scheme: dict[str, httpx.HTTPTransport] = {}
+
+    def _for(self, scheme: str) -> httpx.HTTPTransport:
+        transport = self._by_scheme.get(scheme)
+        if transport is None:
+            # verify=False only ever serves http:// (handle_request routes by scheme): no TLS, no CA bundle.
+            transport = httpx.HTTPTransport(verify=scheme == "https", limits=self._limits)
+            self._by_scheme[scheme] = transport
+        return transport
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        scheme = request.url.scheme
+        if scheme not in ("http", "https"):
+            raise httpx.UnsupportedProtocol(f"Request URL has an unsupported protocol '{scheme}://'.",
+                                            request=request)
+        return self._for(scheme).handle_request(request)
+
+    def close(self) -> None:
+        for transport in self._by_scheme.values():
+            transport.close()
+        self._by_scheme.clear()
 
 
 def default_message(response: httpx.Response) -> str:

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import email.utils
-from collections.abc import Callable
+import http.server
+import ssl
+import threading
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
 from engine.errors import AuthError, ConnectorError, RemoteRejected, Severity, TransientError
-from engine.http import Retrier, classify, default_message, json_body, make_client, retry_after, translate
+from engine.http import (
+    Retrier,
+    SchemeTransport,
+    classify,
+    default_message,
+    json_body,
+    make_client,
+    retry_after,
+    translate,
+)
 
 BASE = "https://store.example"
 
@@ -34,8 +46,53 @@ def test_make_client_sets_explicit_timeout_limits_and_no_redirects() -> None:
         assert client.headers["Accept"] == "application/json"
         assert client.follow_redirects is False
         assert str(client.base_url).rstrip("/") == BASE
-        pool = client._transport._pool  # type: ignore[attr-defined]
+        pool = client._transport._for("http")._pool  # type: ignore[attr-defined]
         assert pool._max_connections == 3
+
+
+class _Ok(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+        body = b'{"ok": true}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def plain_server() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_plain_http_never_builds_a_tls_context(plain_server: str) -> None:
+    with make_client(plain_server) as client:
+        transport = client._transport
+        assert isinstance(transport, SchemeTransport)
+        assert client.get("/x").json() == {"ok": True}
+        assert set(transport._by_scheme) == {"http"}  # the https transport (CA bundle) was never made
+        assert client.get("/y").status_code == 200
+        assert len(transport._by_scheme) == 1  # one pool, reused
+
+
+def test_https_gets_a_verified_transport_of_its_own() -> None:
+    with make_client(BASE) as client:
+        transport = client._transport
+        assert isinstance(transport, SchemeTransport)
+        tls = transport._for("https")._pool._ssl_context  # type: ignore[attr-defined]
+        assert tls.verify_mode == ssl.CERT_REQUIRED and tls.check_hostname
+        assert transport._for("https") is transport._for("https")
+    assert transport._by_scheme == {}  # closed with the client
 
 
 def test_make_client_sends_auth_and_relative_paths() -> None:
