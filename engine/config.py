@@ -17,7 +17,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-import yaml
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -101,7 +100,7 @@ def read_disabled_plugins(source: str | Path | Mapping[str, Any]) -> tuple[str, 
     A file that cannot be read or parsed gives ``()``: :func:`load_config` reports it.
     """
     try:
-        data = source if isinstance(source, Mapping) else yaml.safe_load(Path(source).read_text(encoding="utf-8"))
+        data = source if isinstance(source, Mapping) else load_yaml_file(Path(source), display_path(Path(source))).data
         disabled = data.get("plugins", {}).get("disabled", [])
         return tuple(name for name in disabled if isinstance(name, str))
     except Exception:  # anything wrong here is reported, with its line, by the full load

@@ -18,11 +18,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-
+from engine import yamlcache
 from engine.errors import ConfigError
+
+if TYPE_CHECKING:
+    import yaml
 
 JsonPath = tuple[str | int, ...]
 Position = tuple[int, int]
@@ -102,7 +104,11 @@ def load_yaml_file(path: Path, file: str | None = None) -> YamlDoc:
         raise ConfigError(f"file {name!r} does not exist", file=name) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {name!r}: {exc}", file=name) from exc
-    return load_yaml_text(text, name)
+    doc = yamlcache.get(text, name)  # the same text under the same name parses the same (engine.yamlcache)
+    if doc is None:
+        doc = load_yaml_text(text, name)
+        yamlcache.put(text, name, doc)
+    return doc
 
 
 def load_yaml_text(text: str, file: str) -> YamlDoc:
@@ -111,6 +117,8 @@ def load_yaml_text(text: str, file: str) -> YamlDoc:
     Raises:
         ConfigError: Not valid YAML, or more than one document.
     """
+    import yaml  # imported when a file is parsed, not when all come from the cache
+
     loader = yaml.SafeLoader(text)
     try:
         node = loader.get_single_node()
@@ -135,6 +143,8 @@ def _pos(node: yaml.Node) -> Position:
 
 
 def _build(loader: yaml.SafeLoader, node: yaml.Node, path: JsonPath, doc: YamlDoc) -> Any:
+    import yaml
+
     doc.marks.values[path] = _pos(node)
     if isinstance(node, yaml.MappingNode):
         own = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")

@@ -37,11 +37,18 @@ def require_pg() -> None:
         pytest.skip(f"PostgreSQL not reachable at {PG_URL}")
 
 
+@pytest.fixture(scope="session")
+def yaml_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The suite's own YAML cache (engine.yamlcache): used as in production, never the user's."""
+    return str(tmp_path_factory.mktemp("yaml-cache"))
+
+
 @pytest.fixture(autouse=True)
-def _clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+def _clean_environ(monkeypatch: pytest.MonkeyPatch, yaml_cache_dir: str) -> None:
     for name in list(os.environ):
         if name.startswith("CONNECT_ENGINE_") and name != "CONNECT_ENGINE_TEST_PG":
             monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CONNECT_ENGINE_CACHE_DIR", yaml_cache_dir)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
