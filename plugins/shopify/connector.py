@@ -27,10 +27,12 @@ LEVELS_CHUNK = 50
 #: products come in every status by default; orders only with ``status=any`` (else closed and cancelled
 #: ones are invisible).
 WINDOWED: dict[str, dict[str, Any]] = {"products": {}, "orders": {"status": "any"}}
-#: Scopes a live integration needs: stock writes, and one way to create fulfillments.
+#: Scopes a live integration needs: stock writes, and fulfilling the fulfillment orders of the managed
+#: location: a location the merchant manages, or (``legacy: true``) one a fulfillment service owns.
 WRITE_STOCK = "write_inventory"
-WRITE_FULFIL = ("write_merchant_managed_fulfillment_orders", "write_assigned_fulfillment_orders",
-                "write_third_party_fulfillment_orders", "write_fulfillments")
+WRITE_FULFIL = {False: "write_merchant_managed_fulfillment_orders", True: "write_third_party_fulfillment_orders"}
+#: Without it Shopify shows an app only the last 60 days of orders.
+READ_ALL_ORDERS = "read_all_orders"
 
 
 class ShopifyConnector(Connector):
@@ -215,20 +217,25 @@ class ShopifyConnector(Connector):
         if resource == "inventory_levels":
             return write_inventory(self.client, records, self.location_id())
         if resource == "fulfillments":
-            return write_fulfillments(self.client, records, self.client.retrier)
+            return write_fulfillments(self.client, records, self.client.retrier, self.location_id())
         raise ConnectorError(f"shopify cannot write {resource!r}; writable resources: "
                              + ", ".join(sorted(n for n, r in self.resources.items() if r.write)))
 
     # -- locations and go-live ----------------------------------------------------------------
 
     def location_id(self) -> int:
-        """The managed location: the configured one, else the shop's first active location."""
+        """The managed location: the configured one, else the shop's first active location of its own.
+
+        The REST API names no primary location, so the default is the active
+        location with the lowest id that is not a fulfillment service's
+        (``legacy: false``); a shop with several should set ``location_id``.
+        """
         if self._location is None:
-            active = [loc for loc in self.client.each("locations.json", "locations") if loc.get("active", True)]
-            if not active:
-                raise ConnectorError("the shop has no active location to manage stock at; "
+            own = _own_locations(list(self.client.each("locations.json", "locations")))
+            if not own:
+                raise ConnectorError("the shop has no active location of its own to manage stock at; "
                                      "activate one in Shopify or set location_id")
-            self._location = int(active[0]["id"])
+            self._location = int(own[0]["id"])
         return self._location
 
     def checks(self, ctx: RunContext) -> list[Check]:
@@ -238,39 +245,59 @@ class ShopifyConnector(Connector):
         except EngineError as exc:
             return [Check("credentials", False, f"cannot read the shop's locations: {exc}")]
         out = [Check("credentials", True, f"read {len(locations)} location(s) from {self.config.shop_url}")]
-        out.append(_location_check(locations, self.config.location_id))
-        out.append(self._scope_check())
-        return out
-
-    def _scope_check(self) -> Check:
+        location, check = _location_check(locations, self.config.location_id)
+        out.append(check)
         try:
             body = self.client.get("/admin/oauth/access_scopes.json")
         except EngineError as exc:
-            return Check("write access", False, f"cannot read the token's access scopes: {exc}")
+            return [*out, Check("write access", False, f"cannot read the token's access scopes: {exc}")]
         granted = {s.get("handle") for s in body.get("access_scopes") or ()}
-        missing = []
-        if WRITE_STOCK not in granted:
-            missing.append(WRITE_STOCK)
-        if not granted.intersection(WRITE_FULFIL):
-            missing.append(" or ".join(WRITE_FULFIL[:2]))
-        if missing:
-            return Check("write access", False, "the access token lacks " + ", ".join(missing)
-                         + "; add the scopes to the custom app and reinstall it")
-        return Check("write access", True, "the token may set stock and create fulfillments")
+        out.append(_scope_check(granted, location))
+        out.append(_history_check(granted))
+        return out
 
 
-def _location_check(locations: list[dict[str, Any]], configured: int | None) -> Check:
+def _own_locations(locations: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Active locations the merchant manages (not a fulfillment service's), lowest id first."""
+    return sorted((loc for loc in locations if loc.get("active", True) and not loc.get("legacy")),
+                  key=lambda loc: int(loc["id"]))
+
+
+def _scope_check(granted: set[Any], location: dict[str, Any] | None) -> Check:
+    fulfil = WRITE_FULFIL[bool(location and location.get("legacy"))]
+    missing = [scope for scope in (WRITE_STOCK, fulfil) if scope not in granted]
+    if missing:
+        return Check("write access", False, "the access token lacks " + ", ".join(missing)
+                     + " (needed to set stock and to fulfil the managed location's fulfillment orders); "
+                       "add the scopes to the custom app and reinstall it")
+    return Check("write access", True, "the token may set stock and fulfil the managed location's orders")
+
+
+def _history_check(granted: set[Any]) -> Check:
+    if READ_ALL_ORDERS in granted:
+        return Check("order history", True, "the token reads every order")
+    return Check("order history", True, f"note: the token lacks {READ_ALL_ORDERS}, so Shopify shows only the "
+                                        "last 60 days of orders; older orders are not imported or updated, and "
+                                        "their shipments cannot be confirmed")
+
+
+def _location_check(locations: list[dict[str, Any]], configured: int | None) -> tuple[dict[str, Any] | None, Check]:
+    """The managed location (None if there is none) and the check saying so."""
     active = [loc for loc in locations if loc.get("active", True)]
     if configured is None:
-        if not active:
-            return Check("location", False, "the shop has no active location; set location_id")
-        return Check("location", True, f"stock is managed at {active[0].get('name')!r} ({active[0]['id']}), "
-                                       "the first active location")
+        own = _own_locations(locations)
+        if not own:
+            return None, Check("location", False, "the shop has no active location of its own; set location_id")
+        first = own[0]
+        others = (f"; {len(own) - 1} other active location(s): set location_id to choose one"
+                  if len(own) > 1 else "")
+        return first, Check("location", True, f"stock is managed at {first.get('name')!r} ({first['id']}), "
+                                               f"the shop's first active location of its own{others}")
     for loc in active:
         if loc["id"] == configured:
-            return Check("location", True, f"stock is managed at {loc.get('name')!r} ({configured})")
+            return loc, Check("location", True, f"stock is managed at {loc.get('name')!r} ({configured})")
     known = ", ".join(f"{loc['id']} ({loc.get('name')})" for loc in active) or "none"
-    return Check("location", False, f"location_id {configured} is not an active location; active: {known}")
+    return None, Check("location", False, f"location_id {configured} is not an active location; active: {known}")
 
 
 def _passthrough(params: Mapping[str, Any]) -> dict[str, Any]:

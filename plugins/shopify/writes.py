@@ -45,8 +45,14 @@ def write_inventory(client: ShopifyClient, records: Sequence[Mapping[str, Any]],
 
 
 def write_fulfillments(client: ShopifyClient, records: Sequence[Mapping[str, Any]],
-                       retrier: Retrier) -> list[WriteOutcome]:
+                       retrier: Retrier, location_id: int) -> list[WriteOutcome]:
     """Create one fulfillment with tracking per record, never twice for the same tracking number.
+
+    The hub ships from the managed location, so only fulfillment orders assigned
+    to it are fulfilled (Shopify takes one location per fulfillment). A shipment
+    of the whole order whose open fulfillment orders are (partly) assigned to
+    other locations is refused with the locations named, before anything is sent:
+    a person moves them in Shopify, or sends the shipment's lines.
 
     Before posting, the order's fulfillments are read: one carrying the same
     tracking number means a previous run already pushed it (``unchanged``). A
@@ -60,12 +66,13 @@ def write_fulfillments(client: ShopifyClient, records: Sequence[Mapping[str, Any
         records: ``{order_id, tracking_number, tracking_company, tracking_url?,
             notify_customer?, lines?: [{sku | variant_id, quantity}]}``.
         retrier: Paces the re-checks after a transient POST failure.
+        location_id: The managed location (where the hub's shipments leave from).
     """
     out = []
     for record in records:
         key = str(record.get("order_id"))
         try:
-            out.append(_fulfil(client, record, key, retrier))
+            out.append(_fulfil(client, record, key, retrier, location_id))
         except (RemoteRejected, RecordError) as exc:
             out.append(WriteOutcome(key=key, action="error", error=exc))
         except ConnectorError as exc:
@@ -82,7 +89,8 @@ def order_fulfillments(client: ShopifyClient, order_id: int) -> list[dict[str, A
     return list(client.each(f"orders/{order_id}/fulfillments.json", "fulfillments"))
 
 
-def _fulfil(client: ShopifyClient, record: Mapping[str, Any], key: str, retrier: Retrier) -> WriteOutcome:
+def _fulfil(client: ShopifyClient, record: Mapping[str, Any], key: str, retrier: Retrier,
+            location_id: int) -> WriteOutcome:
     order_id = _int(record, "order_id")
     number = str(record.get("tracking_number") or "").strip()
     if not number:
@@ -99,13 +107,20 @@ def _fulfil(client: ShopifyClient, record: Mapping[str, Any], key: str, retrier:
             f"order {order_id} has no open fulfillment order (status: {states}) and no fulfillment with "
             f"tracking number {number}: it was fulfilled or cancelled in Shopify; nothing was sent",
             record=key)
+    here = [fo for fo in open_fos if fo.get("assigned_location_id") == location_id]
+    elsewhere = [fo for fo in open_fos if fo.get("assigned_location_id") != location_id]
+    if not here or (elsewhere and not record.get("lines")):
+        raise RemoteRejected(
+            f"order {order_id} has open fulfillment orders assigned to {_locations(elsewhere)}, not to the "
+            f"managed location {location_id} the hub ships from; move them to it in Shopify "
+            f"(or ship the order's lines one by one); nothing was sent", record=key)
     tracking = {"number": number, "company": record.get("tracking_company") or None}
     if record.get("tracking_url"):
         tracking["url"] = record["tracking_url"]
     body = {"fulfillment": {
         "notify_customer": bool(record.get("notify_customer", False)),
         "tracking_info": {k: v for k, v in tracking.items() if v is not None},
-        "line_items_by_fulfillment_order": _allocate(client, order_id, open_fos, record.get("lines"), key),
+        "line_items_by_fulfillment_order": _allocate(client, order_id, here, record.get("lines"), key, elsewhere),
     }}
 
     failed_before = False
@@ -141,8 +156,14 @@ def _find(client: ShopifyClient, order_id: int, number: str) -> dict[str, Any] |
     return None
 
 
+def _locations(fos: list[dict[str, Any]]) -> str:
+    """``location 123 ('Downtown Store'), ...`` for the fulfillment orders' assigned locations."""
+    named = {fo.get("assigned_location_id"): (fo.get("assigned_location") or {}).get("name") for fo in fos}
+    return ", ".join(f"location {loc}" + (f" ({name!r})" if name else "") for loc, name in named.items())
+
+
 def _allocate(client: ShopifyClient, order_id: int, fos: list[dict[str, Any]], lines: Any,
-              key: str) -> list[dict[str, Any]]:
+              key: str, elsewhere: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``line_items_by_fulfillment_order``: everything still open, or the record's lines spread over FO lines."""
     if not lines:
         return [{"fulfillment_order_id": fo["id"]} for fo in fos]
@@ -170,8 +191,12 @@ def _allocate(client: ShopifyClient, order_id: int, fos: list[dict[str, Any]], l
                 per_fo = chosen.setdefault(fo_id, {})
                 per_fo[li["id"]] = per_fo.get(li["id"], 0) + take
         if quantity > 0:
+            other = [fo for fo in elsewhere if any(li.get("variant_id") == int(variant)
+                                                   for li in fo.get("line_items", []))]
+            where = (f"; the rest is assigned to {_locations(other)}: move it to the managed location in Shopify"
+                     if other else "")
             raise RecordError(f"order {order_id}: {quantity} more of variant {variant} than Shopify still "
-                              f"has open to fulfil; nothing was sent", record=key)
+                              f"has open to fulfil at the managed location{where}; nothing was sent", record=key)
     return [{"fulfillment_order_id": fo_id,
              "fulfillment_order_line_items": [{"id": li, "quantity": q} for li, q in items.items()]}
             for fo_id, items in chosen.items()]

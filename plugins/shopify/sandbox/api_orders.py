@@ -109,6 +109,11 @@ def create_fulfillment(state: ShopState, req: Request, args: tuple[str, ...]) ->
     return json_response({"fulfillment": state.book.create_fulfillment(req.body, now())}, status=201)
 
 
+def move_fulfillment_order(state: ShopState, req: Request, args: tuple[str, ...]) -> Response:
+    """``POST fulfillment_orders/{id}/move.json``: assign open line items to another location."""
+    return json_response(state.book.move(int(args[0]), req.body, state.locations, now()))
+
+
 def update_tracking(state: ShopState, req: Request, args: tuple[str, ...]) -> Response:
     """``POST fulfillments/{id}/update_tracking.json``."""
     return json_response({"fulfillment": state.book.update_tracking(int(args[0]), req.body, now())})
@@ -125,6 +130,7 @@ ROUTES = (
     ("GET", r"orders/(\d+)/fulfillments/(\d+)\.json", get_fulfillment, "orders/{id}/fulfillments/{id}.json"),
     ("GET", r"fulfillment_orders/(\d+)\.json", get_fulfillment_order, "fulfillment_orders/{id}.json"),
     ("POST", r"fulfillments\.json", create_fulfillment, "fulfillments.json"),
+    ("POST", r"fulfillment_orders/(\d+)/move\.json", move_fulfillment_order, "fulfillment_orders/{id}/move.json"),
     ("POST", r"fulfillments/(\d+)/update_tracking\.json", update_tracking,
      "fulfillments/{id}/update_tracking.json"),
 )

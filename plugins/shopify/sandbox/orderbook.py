@@ -9,7 +9,18 @@ import orjson
 
 from .catalog import Catalog
 from .data import DAY, dumps, iso, parse_ts
-from .orders import FULFILLMENT_BASE, build_order, cancel, fulfil, history, initial_times, order_id, plan_financial
+from .orders import (
+    FULFILLMENT_BASE,
+    MOVED_BASE,
+    build_order,
+    cancel,
+    fulfil,
+    history,
+    initial_times,
+    move,
+    order_id,
+    plan_financial,
+)
 from .wire import ApiError, not_found
 
 ORDER_STATUS = ("open", "closed", "cancelled", "any")
@@ -42,6 +53,7 @@ class OrderBook:
         self.fos: dict[int, dict[int, dict[str, Any]]] = {}
         self.fo_owner: dict[int, int] = {}
         self.next_fulfillment = FULFILLMENT_BASE + 1
+        self.next_id = MOVED_BASE + 1  # fulfillment orders (and their lines) made by moves
         self.version = 0
         self._keys: dict[bytes, list[int]] = {}
         times, plan = initial_times(seed, count), plan_financial(seed, count)
@@ -232,6 +244,10 @@ class OrderBook:
         if len(owners) > 1:
             raise ApiError(422, ["All fulfillment orders must belong to the same order."])
         order = self.get(owners.pop())
+        fos = self.fos[order["id"]]
+        if len({fos[int(req["fulfillment_order_id"])]["assigned_location_id"] for req in reqs}) > 1:
+            # Shopify fulfils from one location at a time (the wording of this message is the sandbox's).
+            raise ApiError(422, ["All fulfillment orders must be assigned to the same location."])
         tracking = spec.get("tracking_info") or {}
         if not isinstance(tracking, dict):
             raise ApiError(400, {"tracking_info": "Required parameter missing or invalid"})
@@ -239,6 +255,38 @@ class OrderBook:
         self._fid()
         self._changed(order)
         return fulfillment
+
+    def move(self, fo_id: int, body: Any, locations: list[dict[str, Any]], ts: int) -> dict[str, Any]:
+        """Handle ``POST fulfillment_orders/{id}/move.json``: the answer's three fulfillment orders.
+
+        Raises:
+            ApiError: 404 for an unknown fulfillment order, 400 for a malformed body, 422 for an
+                unknown or inactive destination or a move Shopify would refuse (``orders.move``).
+        """
+        try:
+            order_id = self.fo_owner[fo_id]
+        except KeyError:
+            raise not_found() from None
+        spec = body.get("fulfillment_order") if isinstance(body, dict) else None
+        if not isinstance(spec, dict) or spec.get("new_location_id") is None:
+            raise ApiError(400, {"fulfillment_order": "Required parameter missing or invalid"})
+        dest = next((loc for loc in locations if str(loc["id"]) == str(spec["new_location_id"])
+                     and loc.get("active", True)), None)
+        if dest is None:
+            raise ApiError(422, ["Cannot change location."])
+        order = self.get(order_id)
+        fos = self.fos[order_id]
+        original, moved, remaining = move(fos, fos[fo_id], dest, spec.get("fulfillment_order_line_items"),
+                                          self._new_id, ts)
+        self.fo_owner[moved["id"]] = order_id
+        order["updated_at"] = iso(ts)
+        self._changed(order)
+        return {"original_fulfillment_order": original, "moved_fulfillment_order": moved,
+                "remaining_fulfillment_order": remaining}
+
+    def _new_id(self) -> int:
+        nid, self.next_id = self.next_id, self.next_id + 1
+        return nid
 
     def update_tracking(self, fid: int, body: Any, ts: int) -> dict[str, Any]:
         """Replace a fulfillment's tracking info (``POST fulfillments/{id}/update_tracking.json``)."""

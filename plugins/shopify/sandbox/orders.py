@@ -33,6 +33,7 @@ FO_BASE = 6_400_000_000_000
 FO_LINE_BASE = 15_000_000_000_000
 CUSTOMER_BASE = 7_100_000_000_000
 FULFILLMENT_BASE = 5_100_000_000_000
+MOVED_BASE = 6_900_000_000_000  # fulfillment orders and lines made by moves
 LINE_SLOTS = 8
 
 Pick = Callable[[random.Random], "tuple[dict[str, Any], dict[str, Any]] | None"]
@@ -243,7 +244,7 @@ def fulfil(order: dict[str, Any], fos: dict[int, dict[str, Any]], requests: list
     urls = tracking.get("urls") or ([tracking["url"]] if tracking.get("url") else [])
     if not urls and company in CARRIERS:
         urls = [CARRIERS[company].format(n) for n in numbers]
-    location = next(iter(fos.values()))["assigned_location_id"]
+    location = fos[int(requests[0]["fulfillment_order_id"])]["assigned_location_id"]
     fulfillment = {
         "id": fid, "order_id": order["id"], "status": "success", "created_at": stamp, "service": "manual",
         "updated_at": stamp, "tracking_company": company, "shipment_status": None, "location_id": location,
@@ -253,6 +254,67 @@ def fulfil(order: dict[str, Any], fos: dict[int, dict[str, Any]], requests: list
         "admin_graphql_api_id": gid("Fulfillment", fid)}
     order["fulfillments"].append(fulfillment)
     return fulfillment
+
+
+def move(fos: dict[int, dict[str, Any]], fo: dict[str, Any], location: dict[str, Any], asked: Any,
+         ids: Callable[[], int], ts: int) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
+    """Assign open line items of ``fo`` to ``location`` (``POST fulfillment_orders/{id}/move.json``).
+
+    As Shopify does: with no ``asked`` line items and nothing of ``fo`` fulfilled yet,
+    ``fo`` itself is re-assigned; otherwise the moved quantities go to a new
+    fulfillment order at ``location`` and ``fo`` keeps the rest (closed if nothing is left).
+
+    Args:
+        fos: the order's fulfillment orders by id (changed in place).
+        fo: the fulfillment order to move from.
+        location: the destination location.
+        asked: ``fulfillment_order_line_items`` (``[{id, quantity}]``) or None for every open line.
+        ids: hands out fresh ids (fulfillment order and line ids).
+        ts: epoch seconds.
+
+    Returns:
+        ``(original, moved, remaining)`` as the API answers them.
+
+    Raises:
+        ApiError: 422 when the fulfillment order is not open, already at ``location``, or a
+            line item / quantity is not open on it.
+    """
+    if fo["status"] not in ("open", "in_progress") or fo["assigned_location_id"] == location["id"]:
+        raise ApiError(422, ["Cannot change location."])
+    stamp = iso(ts)
+    where = {"location_id": location["id"], "name": location["name"],
+             "country_code": location["country_code"], "city": location["city"]}
+    untouched = all(li["fulfillable_quantity"] == li["quantity"] for li in fo["line_items"])
+    if not asked and untouched:
+        fo.update(assigned_location_id=location["id"], assigned_location=where, updated_at=stamp)
+        return fo, fo, None
+    by_id = {li["id"]: li for li in fo["line_items"]}
+    wanted: dict[int, int] = {}
+    for item in asked or [{"id": k, "quantity": li["fulfillable_quantity"]} for k, li in by_id.items()]:
+        try:
+            li, qty = by_id[int(item["id"])], int(item["quantity"])
+        except (KeyError, TypeError, ValueError):
+            raise ApiError(422, ["Invalid fulfillment order line item id."]) from None
+        if qty < 0 or qty > li["fulfillable_quantity"]:
+            raise ApiError(422, ["Invalid fulfillment order line item quantity requested."])
+        if qty:
+            wanted[li["id"]] = qty
+    if not wanted:
+        raise ApiError(422, ["Cannot change location."])
+    new_id = ids()
+    lines = []
+    for key, qty in wanted.items():
+        li = by_id[key]
+        li["quantity"] -= qty
+        li["fulfillable_quantity"] -= qty
+        lines.append(dict(li, id=ids(), fulfillment_order_id=new_id, quantity=qty, fulfillable_quantity=qty))
+    moved = dict(fo, id=new_id, assigned_location_id=location["id"], assigned_location=where, status="open",
+                 supported_actions=["create_fulfillment"], line_items=lines, created_at=stamp, updated_at=stamp)
+    fo["line_items"] = [li for li in fo["line_items"] if li["quantity"] > 0]
+    left = any(li["fulfillable_quantity"] > 0 for li in fo["line_items"])
+    fo.update(updated_at=stamp, **({} if left else {"status": "closed", "supported_actions": []}))
+    fos[new_id] = moved
+    return fo, moved, fo if left else None
 
 
 def cancel(order: dict[str, Any], fos: dict[int, dict[str, Any]], reason: str, ts: int) -> None:

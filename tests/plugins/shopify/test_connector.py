@@ -23,6 +23,7 @@ from engine.errors import (
 from plugins.shopify.client import Pacer
 from plugins.shopify.connector import ShopifyConnector
 from plugins.shopify.sandbox import ShopifySandbox
+from plugins.shopify.sandbox.state import ACCESS_SCOPES
 
 CTX = RunContext(integration="demo", feed="t")
 
@@ -378,6 +379,54 @@ def test_fulfillment_of_a_cancelled_order_is_rejected_with_a_clear_message(shop:
     assert fulfillment_posts(shop) == []
 
 
+def move_to_store(shop: Shop, order: dict[str, Any], lines: list[dict[str, Any]] | None = None) -> None:
+    """Assign (some of) the order's fulfillment order to the shop's second location, through the API."""
+    other = shop.sb.info()["locations"][1]
+    [fo] = [f for f in shop.sb.state.book.fulfillment_orders(order["id"])]
+    spec: dict[str, Any] = {"new_location_id": other}
+    if lines is not None:
+        spec["fulfillment_order_line_items"] = lines
+    answer = httpx.post(f"{shop.sb.api_url}/fulfillment_orders/{fo['id']}/move.json",
+                        headers={"X-Shopify-Access-Token": shop.sb.token}, json={"fulfillment_order": spec})
+    assert answer.status_code == 200, answer.text
+
+
+def test_fulfillment_of_an_order_assigned_to_another_location_is_refused_before_sending(shop: Shop) -> None:
+    order = open_order(shop)
+    move_to_store(shop, order)
+    with shop.connector() as conn:
+        [outcome] = conn.write("fulfillments", [{"order_id": order["id"], "tracking_number": "T-L",
+                                                 "tracking_company": "UPS"}], ctx=CTX)
+    assert outcome.action == "error" and isinstance(outcome.error, RemoteRejected)
+    assert "assigned to location" in outcome.error.message and "'Downtown Store'" in outcome.error.message
+    assert "move them to it in Shopify" in outcome.error.message
+    assert fulfillment_posts(shop) == []
+
+
+def test_a_split_order_ships_only_what_is_at_the_managed_location(shop: Shop) -> None:
+    order = shop.sb.add_order(financial_status="paid")
+    while len(order["line_items"]) < 2:
+        order = shop.sb.add_order(financial_status="paid")
+    here, there = order["line_items"][0], order["line_items"][1]
+    [fo] = shop.sb.state.book.fulfillment_orders(order["id"])
+    fo_line = next(li for li in fo["line_items"] if li["line_item_id"] == there["id"])
+    move_to_store(shop, order, [{"id": fo_line["id"], "quantity": fo_line["quantity"]}])
+    whole = {"order_id": order["id"], "tracking_number": "T-W", "tracking_company": "UPS"}
+    mine = {**whole, "tracking_number": "T-H", "lines": [{"sku": here["sku"], "quantity": here["quantity"]}]}
+    theirs = {**whole, "tracking_number": "T-T", "lines": [{"sku": there["sku"], "quantity": 1}]}
+    with shop.connector() as conn:
+        outcomes = conn.write("fulfillments", [whole, theirs, mine], ctx=CTX)
+    assert [o.action for o in outcomes] == ["error", "error", "created"], [o.error for o in outcomes]
+    assert "not to the managed location" in outcomes[0].error.message  # type: ignore[union-attr]
+    assert "'Downtown Store'" in outcomes[1].error.message  # type: ignore[union-attr]
+    assert "at the managed location" in outcomes[1].error.message  # type: ignore[union-attr]
+    [post] = fulfillment_posts(shop)
+    assert post["status"] == 201
+    primary = shop.sb.info()["primary_location_id"]
+    [pushed] = shop.sb.fulfillments(order["id"])
+    assert pushed["location_id"] == primary and pushed["tracking_number"] == "T-H"
+
+
 def test_fulfillment_of_an_unknown_sku_fails_alone(shop: Shop) -> None:
     order = open_order(shop)
     good = {"order_id": order["id"], "tracking_number": "OK-1", "tracking_company": "UPS"}
@@ -406,11 +455,42 @@ def test_fulfillment_of_an_unknown_order_fails_alone(shop: Shop) -> None:
 def test_checks(shop: Shop) -> None:
     with shop.connector() as conn:
         checks = {c.name: c for c in conn.checks(CTX)}
-    assert checks["credentials"].ok and checks["location"].ok
-    assert "Main Warehouse" in checks["location"].detail
-    scopes = checks["write access"]
-    if not scopes.ok:  # a shop that cannot tell its scopes is never taken for one that may write
-        assert "access scopes" in scopes.detail or "lacks" in scopes.detail
+    assert all(c.ok for c in checks.values()), checks
+    assert "Main Warehouse" in checks["location"].detail and "1 other active location" in checks["location"].detail
+    assert checks["order history"].detail == "the token reads every order"
     with shop.connector(location_id=1) as conn:
         bad = {c.name: c for c in conn.checks(CTX)}
     assert not bad["location"].ok and "71234567001" in bad["location"].detail
+
+
+@pytest.mark.parametrize("scopes, ok", [
+    (ACCESS_SCOPES, True),
+    ([s for s in ACCESS_SCOPES if s != "write_merchant_managed_fulfillment_orders"], False),  # write_fulfillments alone
+    (["write_inventory", "write_assigned_fulfillment_orders"], False),  # a fulfillment service app's scope
+    (["write_inventory", "write_merchant_managed_fulfillment_orders"], True),
+])
+def test_the_write_check_asks_for_the_scope_that_fulfils_the_managed_location(
+        shop: Shop, scopes: list[str], ok: bool) -> None:
+    shop.sb.set_scopes(list(scopes))
+    with shop.connector() as conn:
+        checks = {c.name: c for c in conn.checks(CTX)}
+    assert checks["write access"].ok is ok
+    if not ok:
+        assert "lacks write_merchant_managed_fulfillment_orders" in checks["write access"].detail
+    history = checks["order history"]
+    assert history.ok and ("60 days" in history.detail) is ("read_all_orders" not in scopes)
+
+
+def test_a_fulfillment_service_location_is_never_the_default(shop: Shop) -> None:
+    with shop.sb.state.lock:
+        first, second = shop.sb.state.locations
+        first["legacy"] = True  # the first location now belongs to a fulfillment service
+    with shop.connector() as conn:
+        assert conn.location_id() == second["id"]
+        checks = {c.name: c for c in conn.checks(CTX)}
+    assert "Downtown Store" in checks["location"].detail and "other active" not in checks["location"].detail
+    shop.sb.set_scopes(["write_inventory", "write_merchant_managed_fulfillment_orders"])
+    with shop.connector(location_id=first["id"]) as conn:  # chosen on purpose: its own scope is needed
+        checks = {c.name: c for c in conn.checks(CTX)}
+    assert checks["location"].ok and not checks["write access"].ok
+    assert "lacks write_third_party_fulfillment_orders" in checks["write access"].detail

@@ -458,3 +458,45 @@ def test_access_scopes_endpoint_is_unversioned_and_authenticated() -> None:
         assert ok.json() == {"access_scopes": [{"handle": "read_products"}]}
         bad = httpx.get(f"{sb.url}/admin/oauth/access_scopes.json", headers={"X-Shopify-Access-Token": "nope"})
         assert bad.status_code == 401
+
+
+def test_moving_a_fulfillment_order_and_one_location_per_fulfillment(sb: ShopifySandbox, api: httpx.Client) -> None:
+    primary, other = (loc["id"] for loc in api.get("locations.json").json()["locations"])
+    order = sb.add_order(financial_status="paid")
+    [fo] = api.get(f"orders/{order['id']}/fulfillment_orders.json").json()["fulfillment_orders"]
+    assert fo["assigned_location_id"] == primary
+    whole = api.post(f"fulfillment_orders/{fo['id']}/move.json",
+                     json={"fulfillment_order": {"new_location_id": other}}).json()
+    assert whole["original_fulfillment_order"]["id"] == whole["moved_fulfillment_order"]["id"] == fo["id"]
+    assert whole["moved_fulfillment_order"]["assigned_location_id"] == other
+    assert whole["moved_fulfillment_order"]["assigned_location"]["name"] == "Downtown Store"
+    assert whole["remaining_fulfillment_order"] is None
+    again = api.post(f"fulfillment_orders/{fo['id']}/move.json", json={"fulfillment_order": {"new_location_id": other}})
+    assert again.status_code == 422 and again.json() == {"errors": ["Cannot change location."]}
+
+    line = fo["line_items"][0]
+    part = api.post(f"fulfillment_orders/{fo['id']}/move.json", json={"fulfillment_order": {
+        "new_location_id": primary, "fulfillment_order_line_items": [{"id": line["id"], "quantity": 1}]}}).json()
+    moved, kept = part["moved_fulfillment_order"], part["original_fulfillment_order"]
+    assert moved["id"] != fo["id"] and moved["assigned_location_id"] == primary
+    assert [(li["line_item_id"], li["quantity"]) for li in moved["line_items"]] == [(line["line_item_id"], 1)]
+    assert kept["assigned_location_id"] == other
+    left = sum(li["fulfillable_quantity"] for li in kept["line_items"])
+    assert left == sum(li["quantity"] for li in order["line_items"]) - 1
+    assert (part["remaining_fulfillment_order"] is None) == (left == 0)
+    fos = api.get(f"orders/{order['id']}/fulfillment_orders.json").json()["fulfillment_orders"]
+    assert sorted(f["assigned_location_id"] for f in fos) == sorted([primary, other])
+
+    mixed = {"fulfillment": {"line_items_by_fulfillment_order": [{"fulfillment_order_id": f["id"]} for f in fos]}}
+    refused = api.post("fulfillments.json", json=mixed)
+    assert refused.status_code == 422
+    assert refused.json() == {"errors": ["All fulfillment orders must be assigned to the same location."]}
+    shipped = api.post("fulfillments.json", json={"fulfillment": {
+        "line_items_by_fulfillment_order": [{"fulfillment_order_id": moved["id"]}]}})
+    assert shipped.status_code == 201 and shipped.json()["fulfillment"]["location_id"] == primary
+
+    assert api.post("fulfillment_orders/1/move.json",
+                    json={"fulfillment_order": {"new_location_id": other}}).status_code == 404
+    assert api.post(f"fulfillment_orders/{fo['id']}/move.json", json={"nope": 1}).status_code == 400
+    assert api.post(f"fulfillment_orders/{fo['id']}/move.json",
+                    json={"fulfillment_order": {"new_location_id": 5}}).status_code == 422
