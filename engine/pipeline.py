@@ -307,13 +307,20 @@ class Pipeline:
               parks: list[tuple[_Item, str, str | None]], bells: list[Any], counts: dict[str, int],
               recheck: bool, refetch: bool = False) -> list[NotificationInfo]:
         run, feed, name = self.run, self.feed, self.run.integration.name
-        if self.check_parked and passed:
-            was = journal.parked_keys(session, name, feed.name, passed)
+        if self.check_parked:
+            # A parked record leaves the list once a check settles it: written, or turned info or error
+            # (an order cancelled while it awaited payment is not re-checked for 30 more days).
+            settled = {e["record_key"]: e["message"] for e in events
+                       if e["severity"] == "info" and e["record_key"] is not None}
+            settled.update((b[0].key, b[2]) for b in bells if b[0] is not None)
+            for key in passed:
+                settled.pop(key, None)
+            was = journal.parked_keys(session, name, feed.name, [*passed, *settled]) if passed or settled else {}
             if was:
                 journal.unpark(session, name, feed.name, list(was))
-                events.extend(self._event(k, "info", f"record {was[k].record_label or k} passed after "
-                                                      f"{was[k].attempts} check(s) and was processed", None)
-                              for k in was)
+                events.extend(self._event(k, "info", f"record {row.record_label or k} " + (
+                    f"left the parked list after {row.attempts} check(s): {settled[k]}" if k in settled
+                    else f"passed after {row.attempts} check(s) and was processed"), None) for k, row in was.items())
         if self.check_causes and passed:
             journal.resolve_causes(session, integration=name, feed=feed.name, record_keys=passed, now=now)
         if parks:

@@ -98,10 +98,12 @@ def expected_orders(orders: list[dict[str, Any]], carriers: tuple[str, ...] = CA
     out: dict[str, set[str]] = {"imported": set(), "parked": set(), "bell": set(), "info": set()}
     for o in orders:
         key = str(o["id"])
-        if o["cancelled_at"] or o["financial_status"] in ("refunded", "partially_refunded", "voided"):
+        if o["cancelled_at"] or o["financial_status"] in ("refunded", "partially_refunded", "voided", "expired"):
             out["info"].add(key)
         elif o["financial_status"] in ("pending", "authorized", "partially_paid"):
             out["parked"].add(key)
+        elif o["financial_status"] != "paid":
+            out["bell"].add(key)
         elif o["shipping_lines"] and o["shipping_lines"][0]["code"] not in carriers:
             out["bell"].add(key)
         else:

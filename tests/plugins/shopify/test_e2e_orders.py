@@ -94,6 +94,27 @@ def test_parked_order_is_imported_once_the_store_marks_it_paid(engine: Engine, s
     assert parked_keys(engine) == want["parked"] - {paid, also}
 
 
+def test_payment_statuses_no_rule_knows_ring_the_bell_and_a_lapsed_authorization_is_info(
+        engine: Engine, sb: ShopifySandbox, shop: ShopApi, clock: Clock) -> None:
+    want = expected_orders(shop.orders())
+    run(engine, "import_new_orders", "partial")
+    orders = {str(o["id"]): o for o in shop.orders()}
+    lapsed, odd = [k for k in sorted(want["parked"]) if orders[k]["shipping_lines"][0]["code"] in CARRIERS][:2]
+    sb.set_order(int(lapsed), financial_status="expired")  # the authorization ran out, nothing was captured
+    sb.set_order(int(odd), financial_status="on_hold_by_bank")  # a status the feed's rules do not know
+
+    clock.advance(hours=1)
+    info = engine.recheck("import_new_orders", SHOP)
+
+    assert info is not None and info.counts["info"] == 1 and info.counts["errors"] == 1
+    assert parked_keys(engine) == want["parked"] - {lapsed, odd}
+    assert hubapi.get_order(engine, lapsed, integration=SHOP) is None
+    assert hubapi.get_order(engine, odd, integration=SHOP) is None
+    (note,) = order_bell(engine)[odd]
+    assert "'on_hold_by_bank', which no rule of this feed knows" in note.message and note.hint
+    assert lapsed not in order_bell(engine)
+
+
 def test_parked_orders_are_given_up_as_info_after_30_days(engine: Engine, shop: ShopApi, clock: Clock) -> None:
     want = expected_orders(shop.orders())
     run(engine, "import_new_orders", "partial")
