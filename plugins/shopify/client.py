@@ -18,6 +18,8 @@ from plugins.shopify.paging import LinkPaginator
 log = logging.getLogger(__name__)
 
 CALL_LIMIT_HEADER = "X-Shopify-Shop-Api-Call-Limit"
+#: The API version Shopify answered with (it falls forward from versions it no longer supports).
+VERSION_HEADER = "X-Shopify-API-Version"
 
 
 class TokenAuth(httpx.Auth):
@@ -134,6 +136,9 @@ class ShopifyClient:
                  sleep: Callable[[float], None] = time.sleep,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.prefix = f"/admin/api/{api_version}/"
+        self.api_version = api_version
+        #: The version Shopify says it served (``X-Shopify-API-Version``), once a versioned call answered.
+        self.served_version: str | None = None
         self.http = make_client(shop_url.rstrip("/"), auth=TokenAuth(token), timeout=timeout,
                                 headers={"Accept": "application/json"}, transport=transport)
         self.pacer = Pacer(rate, sleep, monotonic)
@@ -183,11 +188,23 @@ class ShopifyClient:
             except httpx.HTTPError as exc:
                 raise translate(exc) from exc
             self.pacer.observe(response)
+            if self.served_version is None and url.startswith(self.prefix):
+                self._note_version(response)
             classify(response, write=write, message_from=shopify_message)
             with paused():  # a page of records is thousands of fresh objects (engine.gcpause)
                 return json_body(response), response
 
         return self.retrier.call(once, on_retry=_log_retry) if retry else once()
+
+    def _note_version(self, response: httpx.Response) -> None:
+        served = response.headers.get(VERSION_HEADER)
+        if not served:
+            return
+        self.served_version = served
+        if served != self.api_version:
+            log.warning("Shopify served API version %s, not the %s the integration asks for: that version is no "
+                        "longer supported, so Shopify answers with its oldest supported one. Check the changes "
+                        "between them, then set api_version to %s or later.", served, self.api_version, served)
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET ``path`` and return its parsed body."""

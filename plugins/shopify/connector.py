@@ -254,6 +254,7 @@ class ShopifyConnector(Connector):
         granted = {s.get("handle") for s in body.get("access_scopes") or ()}
         out.append(_scope_check(granted, location))
         out.append(_history_check(granted))
+        out.append(_version_check(self.client.api_version, self.client.served_version))
         return out
 
 
@@ -271,6 +272,13 @@ def _scope_check(granted: set[Any], location: dict[str, Any] | None) -> Check:
                      + " (needed to set stock and to fulfil the managed location's fulfillment orders); "
                        "add the scopes to the custom app and reinstall it")
     return Check("write access", True, "the token may set stock and fulfil the managed location's orders")
+
+
+def _version_check(asked: str, served: str | None) -> Check:
+    if served is None or served == asked:
+        return Check("api version", True, f"Shopify answers API version {asked}")
+    return Check("api version", True, f"note: Shopify answers with API version {served}, not {asked}: it no longer "
+                                      f"supports {asked} and falls forward; check the changes, then set api_version")
 
 
 def _history_check(granted: set[Any]) -> Check:

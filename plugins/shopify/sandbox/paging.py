@@ -9,7 +9,8 @@ Rules (as Shopify documents them):
   ``rel="next"`` and, after the first page, ``rel="previous"`` URLs holding only ``limit``,
   ``fields`` (if given) and ``page_info``.
 - A request carrying ``page_info`` may add only ``limit`` and ``fields``; anything else is a
-  400 ``{"errors":{"page_info":"..."}}``. The token keeps the original filters.
+  400 ``{"errors":{"<param>":"<param> cannot be passed when page_info is present. ..."}}``,
+  one entry per parameter, as Shopify answers it. The token keeps the original filters.
 - Records are ordered by id ascending.
 """
 
@@ -76,10 +77,10 @@ def decode_cursor(query: dict[str, str], resource: str) -> tuple[str, Any, dict[
         ApiError: 400 when other parameters accompany ``page_info`` or the token is invalid.
     """
     extra = sorted(set(query) - CURSOR_PARAMS)
-    if extra:
-        raise ApiError(400, {"page_info": (
-            f"{', '.join(extra)} cannot be passed when page_info is present; "
-            "a page_info request may only add limit and fields")})
+    if extra:  # Shopify's answer: one message per parameter, keyed by it
+        raise ApiError(400, {name: f"{name} cannot be passed when page_info is present. See "
+                                   f"https://help.shopify.com/api/guides/paginated-rest-results for more information."
+                             for name in extra})
     token = query["page_info"]
     try:
         data = loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))

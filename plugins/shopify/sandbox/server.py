@@ -26,13 +26,14 @@ from .control import PREFIX as CONTROL_PREFIX
 from .control import handle_control
 from .data import dumps, loads
 from .faults import THROTTLED
-from .state import ShopState
+from .state import ShopState, served_version
 from .wire import ApiError, Request, Response, not_found
 
 # Versioned Admin API paths, plus the one unversioned endpoint the connector uses (access scopes).
 API_PATH = re.compile(r"^/admin/(?:api/(\d{4}-\d{2}|unstable)/|(?=oauth/access_scopes\.json))(.+)$")
 UNAUTHORIZED = "[API] Invalid API key or access token (unrecognized login or wrong password)"
 CALL_LIMIT = "X-Shopify-Shop-Api-Call-Limit"
+VERSION = "X-Shopify-API-Version"
 
 
 def _phrase(status: int) -> str:
@@ -228,6 +229,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
         if resp is None:
             resp, template = self._route(state, method, path, query, raw)
         resp.headers.setdefault(CALL_LIMIT, headers.get(CALL_LIMIT) or state.bucket.peek())
+        asked = API_PATH.match(path)
+        if asked and asked.group(1):
+            resp.headers.setdefault(VERSION, served_version(asked.group(1)))
         with state.lock:
             counters = state.counters
             counters["requests"] += 1

@@ -14,6 +14,15 @@ from .orderbook import OrderBook
 from .orders import FINANCIAL
 
 SUPPORTED_VERSIONS = ("2024-01", "2024-04", "2024-07", "2024-10", "2025-01", "2025-04", "2025-07")
+
+
+def served_version(asked: str) -> str:
+    """The version Shopify answers a request for ``asked`` with (``X-Shopify-API-Version``).
+
+    A version older than the oldest supported one falls forward to it; Shopify
+    does not refuse the request.
+    """
+    return SUPPORTED_VERSIONS[0] if asked != "unstable" and asked < SUPPORTED_VERSIONS[0] else asked
 LOCATION_BASE = 71_234_567_000
 
 

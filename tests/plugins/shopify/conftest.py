@@ -102,10 +102,9 @@ def expected_orders(orders: list[dict[str, Any]], carriers: tuple[str, ...] = CA
             out["info"].add(key)
         elif o["financial_status"] in ("pending", "authorized", "partially_paid"):
             out["parked"].add(key)
-        elif o["financial_status"] != "paid":
-            out["bell"].add(key)
-        elif o["shipping_lines"] and o["shipping_lines"][0]["code"] not in carriers:
-            out["bell"].add(key)
+        elif o["financial_status"] != "paid" or (
+                o["shipping_lines"] and o["shipping_lines"][0]["code"] not in carriers):
+            out["bell"].add(key)  # a payment status no rule knows, or a shipping method with no carrier
         else:
             out["imported"].add(key)
     return out

@@ -494,3 +494,16 @@ def test_a_fulfillment_service_location_is_never_the_default(shop: Shop) -> None
         checks = {c.name: c for c in conn.checks(CTX)}
     assert checks["location"].ok and not checks["write access"].ok
     assert "lacks write_third_party_fulfillment_orders" in checks["write access"].detail
+
+
+def test_a_version_shopify_no_longer_serves_is_named_once(shop: Shop, caplog: pytest.LogCaptureFixture) -> None:
+    with shop.connector() as conn:
+        checks = {c.name: c for c in conn.checks(CTX)}
+    assert checks["api version"].detail == "Shopify answers API version 2024-07"
+    with caplog.at_level("WARNING", logger="plugins.shopify.client"), shop.connector(api_version="2023-10") as conn:
+        pages = list(conn.read("products", cursor=None, ctx=RunContext(integration="demo", feed="t")))
+        checks = {c.name: c for c in conn.checks(CTX)}
+    assert sum(len(p.records) for p in pages) == 50  # served all the same, by the oldest supported version
+    warned = [r.getMessage() for r in caplog.records if "API version" in r.getMessage()]
+    assert len(warned) == 1 and "served API version 2024-01, not the 2023-10" in warned[0]
+    assert checks["api version"].ok and "answers with API version 2024-01, not 2023-10" in checks["api version"].detail

@@ -117,7 +117,9 @@ def test_page_info_may_only_carry_limit_and_fields_and_keeps_filters(api: httpx.
     assert url.params["fields"] == "id,status"
     rejected = api.get(url.copy_add_param("status", "draft"))
     assert rejected.status_code == 400
-    assert "page_info" in rejected.json()["errors"]
+    assert rejected.json()["errors"] == {"status": "status cannot be passed when page_info is present. See "
+                                                   "https://help.shopify.com/api/guides/paginated-rest-results "
+                                                   "for more information."}
     assert api.get(url.copy_set_param("page_info", "garbage")).status_code == 400
     active, _ = walk(api, "products.json", {"limit": 5, "status": "active", "fields": "id,status"})
     assert active
@@ -500,3 +502,11 @@ def test_moving_a_fulfillment_order_and_one_location_per_fulfillment(sb: Shopify
     assert api.post(f"fulfillment_orders/{fo['id']}/move.json", json={"nope": 1}).status_code == 400
     assert api.post(f"fulfillment_orders/{fo['id']}/move.json",
                     json={"fulfillment_order": {"new_location_id": 5}}).status_code == 422
+
+
+def test_versions_it_no_longer_supports_fall_forward_and_say_so(sb: ShopifySandbox, api: httpx.Client) -> None:
+    assert api.get("shop.json").headers["X-Shopify-API-Version"] == "2024-07"
+    old = httpx.get(f"{sb.url}/admin/api/2023-10/shop.json", headers={"X-Shopify-Access-Token": TOKEN})
+    assert old.status_code == 200 and old.headers["X-Shopify-API-Version"] == "2024-01"
+    scopes = httpx.get(f"{sb.url}/admin/oauth/access_scopes.json", headers={"X-Shopify-Access-Token": TOKEN})
+    assert "X-Shopify-API-Version" not in scopes.headers  # not a versioned endpoint
