@@ -268,14 +268,15 @@ def _compile_field(name: str, spec: Any, compiler: Compiler, file: str) -> Field
     get = _compile(compiler, path, name, file)
     default = spec.get("default", _MISSING)
     if "map" in spec or "lookup" in spec:
-        return _value_map(name, path, get, spec.get("map"), spec.get("lookup"), default, file)
+        return _value_map(name, path, get, spec.get("map"), spec.get("lookup"), default, file,
+                          keep=spec.get("unmapped") == "keep")
     if default is not _MISSING:
         return _guard(lambda doc, maps: v if (v := get(doc)) is not None else default, name, path, file)
     return _guard_getter(get, name, path, file)
 
 
 def _value_map(name: str, path: str, get: Getter, inline: Mapping[str, Any] | None, lookup: str | None,
-               default: Any, file: str) -> Field:
+               default: Any, file: str, *, keep: bool = False) -> Field:
     inline = dict(inline or {})
 
     def mapped(doc: Any, maps: Mapping[str, Mapping[str, Any]]) -> Any:
@@ -284,6 +285,8 @@ def _value_map(name: str, path: str, get: Getter, inline: Mapping[str, Any] | No
         hit = table.get(value if isinstance(value, str) else str(value) if value is not None else None, _MISSING)
         if hit is not _MISSING:
             return hit
+        if keep and (value is not None or default is _MISSING):
+            return value  # kept as it is (null too, unless a default is given for it)
         if default is not _MISSING:
             return default
         known = ", ".join(sorted(map(str, table))) or "none"

@@ -207,7 +207,7 @@ class MappingLoader:
                 errors.append(marks.error(p, f"{label}: {problem}", at_key=True))
             for key in ("path", "each"):
                 check_expression(self.compiler, spec.get(key), marks, (*p, key), f"{label} {key}", errors)
-            if isinstance(spec.get("lookup"), str) and "default" not in spec:
+            if isinstance(spec.get("lookup"), str) and "default" not in spec and "unmapped" not in spec:
                 loaded.lookups.append((spec["lookup"], (*p, "lookup")))
             self._check_fields(spec.get("fields"), (*p, "fields"), marks, loaded, errors)
 
@@ -217,7 +217,7 @@ def _combination_problem(spec: Mapping[str, Any]) -> str | None:
     if "value" in keys and keys - {"value"}:
         return f"'value' is a constant and cannot be combined with {one_of(sorted(keys - {'value'}))}"
     if "fields" in keys:
-        extra = sorted(keys & {"map", "lookup", "default"})
+        extra = sorted(keys & {"map", "lookup", "default", "unmapped"})
         if extra:
             return f"'fields' builds an object and cannot be combined with {one_of(extra)}"
         if {"each", "path"} <= keys:
@@ -225,6 +225,8 @@ def _combination_problem(spec: Mapping[str, Any]) -> str | None:
         return None
     if "each" in keys:
         return "'each' needs 'fields' (the fields of each nested object)"
+    if "unmapped" in keys and not keys & {"map", "lookup"}:
+        return "'unmapped' says what happens to a value not in the map: it needs 'map' or 'lookup'"
     if not keys & set(_FIELD_KINDS):
         return "needs 'path' (an expression), 'value' (a constant) or 'fields' (a nested object)"
     return None

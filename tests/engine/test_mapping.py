@@ -46,6 +46,18 @@ def test_value_map_default_and_miss(compiler: Compiler) -> None:
         strict.apply({"s": "weird"})
 
 
+def test_unmapped_values_can_pass_through(compiler: Compiler) -> None:
+    m = compile_mapping({"fields": {"company": {"path": "carrier", "lookup": "companies", "unmapped": "keep",
+                                                "default": "none"}},
+                         "maps": {"companies": {"dhl": "DHL Express"}}}, compiler)
+    assert m.apply({"carrier": "dhl"}) == [{"company": "DHL Express"}]
+    assert m.apply({"carrier": "Bike Courier Ltd"}) == [{"company": "Bike Courier Ltd"}]
+    assert m.apply({"carrier": None}) == [{"company": "none"}]
+    assert m.apply({"carrier": "dhl"}, {"companies": {"dhl": "DHL eCommerce"}}) == [{"company": "DHL eCommerce"}]
+    inline = compile_mapping({"fields": {"s": {"path": "s", "map": {"a": "A"}, "unmapped": "keep"}}}, compiler)
+    assert inline.apply({"s": "b"}) == [{"s": "b"}] and inline.apply({"s": None}) == [{"s": None}]
+
+
 def test_lookup_uses_integration_maps_over_file_maps(compiler: Compiler) -> None:
     m = compile_mapping({"fields": {"carrier": {"path": "code", "lookup": "carriers"}},
                          "maps": {"carriers": {"Standard": "file-post"}}}, compiler)
