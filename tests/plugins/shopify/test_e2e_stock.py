@@ -135,6 +135,8 @@ def test_live_shipping_confirmation_creates_one_fulfilment(engine: Engine, sb: S
     assert posts[0]["body"]["fulfillment"]["tracking_info"]["number"] == TRACKING
     (fulfilment,) = sb.fulfillments(int(key))
     assert fulfilment["tracking_number"] == TRACKING
+    assert fulfilment["tracking_company"] == "DHL Express"  # the hub's 'dhl', in Shopify's name: a tracking link
+    assert fulfilment["tracking_url"] == f"https://www.dhl.com/en/express/tracking.html?AWB={TRACKING}&brand=DHL"
     run(engine, "update_orders")
     order = hubapi.get_order(engine, key, integration=SHOP)
     assert order is not None and order["status"] == "shipped"
