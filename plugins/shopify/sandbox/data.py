@@ -210,8 +210,12 @@ def build_product(seed: int, index: int, created: int, updated: int, nvar: int, 
             "created_at": c_iso, "updated_at": c_iso, "admin_graphql_api_id": gid("ProductImage", iid),
             "width": width, "height": height,
             "src": f"{base_url}/cdn/shop/products/{pid}-{n}.png?v={created}",
-            "variant_ids": [],
+            # beyond the first, an image of a product with sizes shows one of them (no draw: the data stay put)
+            "variant_ids": [variant_id(index, (n - 2) % nvar)] if n > 1 and nvar > 1 else [],
         })
+        for v in variants:
+            if v["id"] in images[-1]["variant_ids"]:
+                v["image_id"] = iid
     tags = sorted({TAGS[int(rand() * 8)] for _ in range(int(rand() * 4))})
     return {
         "id": pid, "title": title,
