@@ -307,11 +307,13 @@ class Pipeline:
               parks: list[tuple[_Item, str, str | None]], bells: list[Any], counts: dict[str, int],
               recheck: bool, refetch: bool = False) -> list[NotificationInfo]:
         run, feed, name = self.run, self.feed, self.run.integration.name
+        # Records a rule settled as info (an order cancelled in the store, say): nothing for a person to do.
+        info = {e["record_key"]: e["message"] for e in events
+                if e["severity"] == "info" and e["record_key"] is not None}
         if self.check_parked:
             # A parked record leaves the list once a check settles it: written, or turned info or error
             # (an order cancelled while it awaited payment is not re-checked for 30 more days).
-            settled = {e["record_key"]: e["message"] for e in events
-                       if e["severity"] == "info" and e["record_key"] is not None}
+            settled = dict(info)
             settled.update((b[0].key, b[2]) for b in bells if b[0] is not None)
             for key in passed:
                 settled.pop(key, None)
@@ -321,8 +323,9 @@ class Pipeline:
                 events.extend(self._event(k, "info", f"record {row.record_label or k} " + (
                     f"left the parked list after {row.attempts} check(s): {settled[k]}" if k in settled
                     else f"passed after {row.attempts} check(s) and was processed"), None) for k, row in was.items())
-        if self.check_causes and passed:
-            journal.resolve_causes(session, integration=name, feed=feed.name, record_keys=passed, now=now)
+        if self.check_causes and (passed or info):
+            # ... and its notification is resolved, so the run stops re-fetching it (docs/operations.md)
+            journal.resolve_causes(session, integration=name, feed=feed.name, record_keys=[*passed, *info], now=now)
         if parks:
             self._park(session, now, parks, events, bells, counts, recheck)
         notes = []

@@ -24,6 +24,7 @@ from tests.plugins.shopify.conftest import (
     hub_orders,
     route_count,
     run,
+    sql,
 )
 
 
@@ -202,3 +203,21 @@ def test_adding_the_carrier_then_running_again_imports_the_order(make_engine: En
     carriers = {o["external_id"]: o["carrier"] for o in hub_orders(fixed)}
     assert all(carriers.get(k) == "pigeon" for k in want["bell"])
     assert not order_bell(fixed)
+
+
+def test_an_order_that_rang_the_bell_and_was_then_cancelled_stops_ringing(engine: Engine, sb: ShopifySandbox,
+                                                                         shop: ShopApi) -> None:
+    want = expected_orders(shop.orders())
+    run(engine, "import_new_orders", "partial")
+    assert set(order_bell(engine)) == want["bell"] != set()
+    key = sorted(want["bell"])[0]
+    sb.cancel_order(int(key), reason="customer")
+
+    settled = run(engine, "import_new_orders", "success", "partial")
+    assert settled.counts["info"] == 1
+    assert set(order_bell(engine)) == want["bell"] - {key}  # resolved: the cancel settled it
+    resolved = sql(engine, "SELECT resolved_at FROM ce_notifications WHERE record_key = :k", k=key).all()
+    assert resolved and all(r[0] is not None for r in resolved)
+
+    again = run(engine, "import_new_orders", "success", "partial")  # re-reads what the window still holds
+    assert set(order_bell(engine)) == want["bell"] - {key}  # and the bell stays quiet
