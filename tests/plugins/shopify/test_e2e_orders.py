@@ -219,5 +219,5 @@ def test_an_order_that_rang_the_bell_and_was_then_cancelled_stops_ringing(engine
     resolved = sql(engine, "SELECT resolved_at FROM ce_notifications WHERE record_key = :k", k=key).all()
     assert resolved and all(r[0] is not None for r in resolved)
 
-    again = run(engine, "import_new_orders", "success", "partial")  # re-reads what the window still holds
+    run(engine, "import_new_orders", "success", "partial")  # re-reads what the window still holds
     assert set(order_bell(engine)) == want["bell"] - {key}  # and the bell stays quiet

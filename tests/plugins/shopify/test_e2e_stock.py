@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from engine import hubapi
 from engine.app import Engine
 from engine.golive import STOCK_CLEAN, STOCK_IMPORTED
@@ -140,6 +142,36 @@ def test_live_shipping_confirmation_creates_one_fulfilment(engine: Engine, sb: S
     run(engine, "update_orders")
     order = hubapi.get_order(engine, key, integration=SHOP)
     assert order is not None and order["status"] == "shipped"
+
+
+def test_a_refused_shipment_is_pushed_once_its_cause_is_fixed(engine: Engine, sb: ShopifySandbox,
+                                                              shop: ShopApi) -> None:
+    go_live(engine)
+    key = ship_first_order(engine, shop)
+    primary, store = sb.info()["locations"]
+    api = httpx.Client(base_url=sb.api_url, headers={"X-Shopify-Access-Token": sb.token})
+
+    def move_to(location: int) -> None:
+        for fo in api.get(f"orders/{key}/fulfillment_orders.json").json()["fulfillment_orders"]:
+            if fo["status"] == "open":
+                moved = api.post(f"fulfillment_orders/{fo['id']}/move.json",
+                                 json={"fulfillment_order": {"new_location_id": location}})
+                assert moved.status_code == 200, moved.text
+
+    move_to(store)  # the shop assigned the order to its store, not to the warehouse the hub ships from
+    refused = run(engine, "shipping_confirmation", "partial")
+    assert refused.counts["errors"] == 1 and store_writes(sb, FULFILMENTS_PATH) == []
+    (bell,) = [n for n in engine.notifications(integration=SHOP) if n.feed == "shipping_confirmation"]
+    assert "move them to it in Shopify" in bell.message
+
+    move_to(primary)  # what the bell asks for
+    fixed = run(engine, "shipping_confirmation")
+    assert fixed.counts["created"] == 1
+    assert [n for n in engine.notifications(integration=SHOP) if n.feed == "shipping_confirmation"] == []
+    (fulfilment,) = sb.fulfillments(int(key))
+    assert fulfilment["tracking_number"] == TRACKING and fulfilment["location_id"] == primary
+    assert run(engine, "shipping_confirmation").counts["created"] == 0
+    api.close()
 
 
 def test_a_lost_commit_after_the_push_does_not_fulfil_twice(engine: Engine, sb: ShopifySandbox,
