@@ -6,11 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import delete
+
 from engine.connector import WriteOutcome
 from engine.errors import RecordError
 from plugins.connect import coerce
 from plugins.connect.bulk import Batch, Target, allowed_columns, failed, write_all
-from plugins.connect.keyed import update_by_keys
+from plugins.connect.keyed import select_by_keys, update_by_keys
 from plugins.connect.models import KEY, Product, ProductLink, ProductSupplier, Stock, Supplier
 
 if TYPE_CHECKING:
@@ -74,8 +76,13 @@ def link_values(record: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def write_products(session: Session, records: Sequence[dict[str, Any]], ctx: RunContext,
-                   now: datetime) -> list[WriteOutcome]:
+                   now: datetime, *, relinks: bool = True) -> list[WriteOutcome]:
     """Upsert products by SKU and keep this integration's links to them current.
+
+    A store record is linked to one SKU: a link written to a store id that another
+    SKU was linked to removes that SKU's link (a SKU renamed in the store). The
+    caller passes ``relinks=False`` when the integration had no links at all when
+    its run started (a first import), where no other SKU can hold those store ids.
 
     Links are written whatever the write mode (a product that already exists
     still gets linked to a new store). A link change alone counts as
@@ -119,10 +126,34 @@ def write_products(session: Session, records: Sequence[dict[str, Any]], ctx: Run
                 action = "updated"
         outcomes[i] = WriteOutcome(sku, action)
     products.flush()
-    links.flush()
+    written = links.flush()
+    if written and relinks:
+        _unlink_others(session, ctx, {links.rows[sku]["external_id"]: sku for sku in written
+                                      if links.rows[sku].get("external_id") is not None})
     if relinked:
         update_by_keys(session, Stock.__table__, "sku", relinked, {"updated_at": now})
     return [o for o in outcomes if o is not None]
+
+
+def _unlink_others(session: Session, ctx: RunContext, linked: dict[str, str]) -> None:
+    """A store record is one SKU: links of other SKUs to the same store ids go (a SKU renamed in the store).
+
+    Left in place, the old SKU would still be exported to the store record the new
+    one now owns, and the two would overwrite each other's stock on every push.
+    The lookup by store id has no index (one would cost every first import more than
+    it saves): it runs only for pages whose links changed, after the first import.
+    """
+    table = LINKS.table
+    stale = [(row_id, sku, ext) for row_id, sku, ext in select_by_keys(
+        session, table, ("id", "sku", "external_id"), "external_id", list(linked), {"integration": ctx.integration})
+        if sku != linked[ext]]
+    if not stale:
+        return
+    session.execute(delete(table).where(table.c.id.in_([row_id for row_id, _, _ in stale])))
+    if ctx.log is not None:
+        for _, sku, ext in stale:
+            ctx.log.info("SKU %s is no longer linked to store record %s of %s: SKU %s is", sku, ext,
+                         ctx.integration, linked[ext])
 
 
 def _supplier(record: dict[str, Any]) -> tuple[str, dict[str, Any]]:

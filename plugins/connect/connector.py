@@ -7,11 +7,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from sqlalchemy import select
+
 from engine.connector import Connector, Page, Resource, RunContext, Services, WriteOutcome
 from engine.errors import ConnectorError, StoreError
 from plugins.connect import catalog, images, operations, orders, reading, shipments, stock, views
 from plugins.connect.bulk import key_in
-from plugins.connect.models import Image, Order, Product, Shipment, Stock
+from plugins.connect.models import Image, Order, Product, ProductLink, Shipment, Stock
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -55,6 +57,7 @@ class HubConnector(Connector):
     def __init__(self, integration: str, settings: Mapping[str, Any], services: Services) -> None:
         super().__init__(integration, settings, services)
         self._client: httpx.Client | None = None
+        self._links_before: dict[str, bool] = {}  # integration -> had product links when this run began writing
 
     @property
     def default_warehouse(self) -> str:
@@ -159,7 +162,7 @@ class HubConnector(Connector):
                              "but the run context has no session")
         now = self.services.clock()
         if resource == "products":
-            return catalog.write_products(session, records, ctx, now)
+            return catalog.write_products(session, records, ctx, now, relinks=self._had_links(session, ctx))
         if resource == "orders":
             return orders.write_orders(session, records, ctx, now)
         if resource == "stock":
@@ -172,6 +175,14 @@ class HubConnector(Connector):
             return catalog.write_product_suppliers(session, records, ctx, now)
         return images.write_images(session, records, ctx, now, client=self._http(),
                                    data_dir=Path(self.services.data_dir))
+
+    def _had_links(self, session: Session, ctx: RunContext) -> bool:
+        """Whether the integration had product links when this connector (one run) first wrote products."""
+        if ctx.integration not in self._links_before:
+            table = ProductLink.__table__
+            self._links_before[ctx.integration] = session.execute(
+                select(table.c.id).where(table.c.integration == ctx.integration).limit(1)).first() is not None
+        return self._links_before[ctx.integration]
 
     # -- operations (the embedding API and the CLI) -------------------------------------------------
 

@@ -123,6 +123,30 @@ def test_live_stock_export_pushes_each_change_once(engine: Engine, sb: ShopifySa
     assert sb.inventory(item, shop.location) == wanted
 
 
+def test_a_sku_renamed_in_the_store_moves_the_link_and_is_pushed_once(engine: Engine, sb: ShopifySandbox,
+                                                                       shop: ShopApi) -> None:
+    go_live(engine)
+    run(engine, "export_stock_levels")
+    product = shop.products()[3]
+    variant = product["variants"][0]
+    old, new = variant["sku"], variant["sku"] + "-RENAMED"
+    sb.edit_product(product["id"], variants={variant["id"]: {"sku": new}})
+    run(engine, "update_products")
+    hubapi.set_stock(engine, new, 42)
+    sb.reset_writes()
+
+    pushed = [run(engine, "export_stock_levels").counts["updated"] for _ in range(3)]
+
+    assert pushed == [1, 0, 0]
+    item = variant["inventory_item_id"]
+    assert [w["body"] for w in store_writes(sb, STOCK_SET_PATH)] == [
+        {"location_id": shop.location, "inventory_item_id": item, "available": 42}]
+    assert sb.inventory(item, shop.location) == 42
+    stock = hub_stock(engine)  # the SKUs linked to the shop
+    assert new in stock and old not in stock
+    assert {p["sku"] for p in hubapi.hub_list(engine, "products", limit=10_000)} >= {old, new}  # kept, unlinked
+
+
 def test_live_shipping_confirmation_creates_one_fulfilment(engine: Engine, sb: ShopifySandbox,
                                                            shop: ShopApi) -> None:
     go_live(engine)
