@@ -60,6 +60,7 @@ class Prepared:
     bells: list[tuple[_Item | None, str, str, str | None, dict[str, Any] | None]]
     items: list[_Item]
     keys: list[str]  # every record's key, in page order
+    seen: list[str] = field(default_factory=list)  # check feeds: target keys of records a rule settled
 
 
 # (target key, source item, mapped record, what the target did with it)
@@ -94,6 +95,8 @@ class Pipeline:
         self.check_causes = True
         # Keys with an open notification not yet seen in this run (re-fetched after the last page).
         self.failed: set[str] = set()
+        # Check feeds: every target key the source showed in this run (engine.checkmissing).
+        self.seen: set[str] = set()
         # Counts of the pages committed so far, saved on the execution row with each page.
         self.totals = empty_counts()
 
@@ -119,6 +122,8 @@ class Pipeline:
                     if match is not None:
                         self._route(item, match.severity, match.message, match.rule.hint,
                                     match.rule.name or match.rule.when, counts, events, parks, bells)
+                        if feed.direction == "check" and raw.get(self.target_key) is not None:
+                            page.seen.append(str(raw[self.target_key]))  # the store has it (engine.checkmissing)
                         continue
                 item.mapped = feed.mapping.apply(raw) if feed.mapping else [raw]
             except MappingError as exc:
@@ -139,6 +144,7 @@ class Pipeline:
             self.failed.difference_update(page.keys)
         outcomes: list[_Outcome] = []
         if feed.direction == "check":
+            self.seen.update(page.seen)
             self._compare(items, counts, events, bells)
         elif run.target_side == "store":
             outcomes = self._write_store(items, counts)
@@ -276,6 +282,9 @@ class Pipeline:
                  bells: list[Any]) -> None:
         run, feed = self.run, self.feed
         pairs = self._pairs(items)
+        self.seen.update(k for k, _, _ in pairs)
+        if not pairs:
+            return
         ctx = RunContext(integration=run.integration.name, feed=feed.name, mode=run.mode, params=feed.target.params,
                          log=run.log)
         theirs = {str(r.get(self.target_key)): r

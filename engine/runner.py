@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from engine import readahead
+from engine import checkmissing, readahead
 from engine.connector import Page, RunContext
 from engine.errors import AuthError, EngineError, LockedError
 from engine.pipeline import Pipeline
@@ -178,6 +178,12 @@ class Runner:
                     if stop is not None and stop.is_set():
                         status, message = "interrupted", "stopped on request after the page in hand was committed"
                         break
+                else:  # every page was read: a check also looks for what only the target has
+                    found = checkmissing.report(pipe) if fd.direction == "check" and recheck_keys is None else None
+                    if found is not None:
+                        for k, v in found.counts.items():
+                            counts[k] += v
+                        notes.extend(found.notifications)
         except EngineError as exc:
             status, message = "failed", eng.masker.mask(f"{type(exc).__name__}: {exc}")
             log.warning("feed %s of %s failed: %s", fd.name, integ.name, message)

@@ -188,6 +188,26 @@ class Catalog:
         self._store(i, p, ts)
         return p
 
+    def delete_last_variant(self, pid: int, ts: int) -> dict[str, Any]:
+        """Delete the product's last variant (with its inventory) and return it; stamp ``updated_at``.
+
+        Only the last one: a variant's ids are its position in the product (``data.variant_id``).
+
+        Raises:
+            KeyError: unknown product. ValueError: the product has one variant left.
+        """
+        i = self.find(pid)
+        p = self.product(i)
+        if len(p["variants"]) < 2:
+            raise ValueError(f"product {pid} has one variant left; Shopify keeps at least one")
+        gone = p["variants"].pop()
+        self.levels.pop(gone["inventory_item_id"], None)
+        for image in p["images"]:
+            image["variant_ids"] = [v for v in image["variant_ids"] if v != gone["id"]]
+        p["updated_at"] = iso(ts)
+        self._store(i, p, ts)
+        return gone
+
     def add(self, fields: dict[str, Any], ts: int) -> dict[str, Any]:
         """Append a generated product created at ``ts`` (ids stay ascending) and return it."""
         i = len(self.ids)

@@ -130,6 +130,10 @@ class ShopifySandbox:
         """Set product fields and ``variants={variant_id: {field: value}}``; ``updated_at`` becomes now."""
         return self.state.edit_product(product_id, variants=variants, **fields)
 
+    def delete_last_variant(self, product_id: int) -> dict[str, Any]:
+        """Delete a product's last variant (a size no longer sold) and return it; ValueError if it is the only one."""
+        return self.state.delete_last_variant(product_id)
+
     def add_product(self, **fields: Any) -> dict[str, Any]:
         """Create a generated product now (ids keep ascending); ``fields`` override top-level values."""
         return self.state.add_product(**fields)

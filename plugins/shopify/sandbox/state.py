@@ -122,6 +122,11 @@ class ShopState:
             vmap = {int(k): v for k, v in (variants or {}).items()}
             return self.catalog.edit(int(product_id), fields, vmap, now())
 
+    def delete_last_variant(self, product_id: int) -> dict[str, Any]:
+        """Delete a product's last variant now and return it (see ``Catalog.delete_last_variant``)."""
+        with self.lock:
+            return self.catalog.delete_last_variant(int(product_id), now())
+
     def add_product(self, **fields: Any) -> dict[str, Any]:
         """Create a product now and return it."""
         with self.lock:

@@ -147,6 +147,24 @@ def test_a_sku_renamed_in_the_store_moves_the_link_and_is_pushed_once(engine: En
     assert {p["sku"] for p in hubapi.hub_list(engine, "products", limit=10_000)} >= {old, new}  # kept, unlinked
 
 
+def test_stock_check_reports_a_linked_sku_the_store_no_longer_has(engine: Engine, sb: ShopifySandbox,
+                                                                  shop: ShopApi) -> None:
+    run(engine, "import_new_products")
+    run(engine, "import_stock_levels")
+    assert run(engine, "stock_check").counts["errors"] == 0
+    product = next(p for p in shop.products() if len(p["variants"]) > 1)
+    gone = sb.delete_last_variant(product["id"])
+    assert gone["sku"] in hub_stock(engine)  # still linked to the shop in the hub
+
+    info = run(engine, "stock_check", "partial")
+
+    assert info.counts["errors"] == 1
+    (note,) = [n for n in engine.notifications(integration=SHOP) if n.feed == "stock_check"]
+    assert note.record_key == gone["sku"] and "the store has no record of it" in note.message and note.hint
+    assert run(engine, "stock_check", "partial").counts["errors"] == 1  # until someone acts on it
+    assert [n.count for n in engine.notifications(integration=SHOP) if n.feed == "stock_check"] == [2]
+
+
 def test_live_shipping_confirmation_creates_one_fulfilment(engine: Engine, sb: ShopifySandbox,
                                                            shop: ShopApi) -> None:
     go_live(engine)
