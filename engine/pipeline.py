@@ -31,6 +31,8 @@ _HINTS = {
     "MappingError": "Fix the feed's mapping or the record it names, then run the feed again.",
     "TransientError": "The store did not answer in time; it is retried automatically.",
     "mismatch": "The hub and the store disagree: check recent stock moves, then run the stock export.",
+    "RecordError": "The record's data does not fit the target (the message names the field): correct it where it "
+                   "comes from, then run the feed again.",
 }
 
 

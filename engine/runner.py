@@ -261,6 +261,8 @@ class Runner:
                 done["last_success_at"] = now
                 if fd.run_once:
                     done["once_done_at"] = now
+                journal.resolve_run_failures(s, integration=integ.name, feed=fd.name, execution_id=execution_id,
+                                             now=now)  # the feed runs again: its failed runs need nobody now
             self._state(s, integ.name, fd.name, **done)
             locks.release(s, integ.name, fd.name, holder=holder)
         with eng.sessions() as s:

@@ -133,6 +133,16 @@ def resolve_causes(session: Session, *, integration: str, feed: str, record_keys
         ).values(resolved_at=now))
 
 
+def resolve_run_failures(session: Session, *, integration: str, feed: str, execution_id: int,
+                         now: datetime) -> None:
+    """A run that got through clears the feed's open notifications of earlier failed runs (no record key)."""
+    session.execute(update(Notification).where(
+        Notification.integration == integration, Notification.feed == feed, Notification.record_key.is_(None),
+        Notification.resolved_at.is_(None),
+        (Notification.last_execution_id != execution_id) | Notification.last_execution_id.is_(None),
+    ).values(resolved_at=now))
+
+
 def count_open_causes(session: Session, integration: str, feed: str) -> int:
     """How many unresolved record-level notifications the feed has."""
     from sqlalchemy import func

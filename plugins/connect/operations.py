@@ -134,8 +134,10 @@ def create_shipment(session: Session, *, integration: str | None, order: str, ca
             bad quantity, or an empty carrier or tracking number.
     """
     ref = coerce.key(order, "order")
-    carrier_code = coerce.key(carrier, "carrier", 100)
-    tracking = coerce.key(tracking_number, "tracking_number")
+    # surrounding blanks are typing, not part of a code: "   " is an empty tracking number
+    carrier_code = coerce.key(carrier.strip() if isinstance(carrier, str) else carrier, "carrier", 100)
+    tracking = coerce.key(tracking_number.strip() if isinstance(tracking_number, str) else tracking_number,
+                          "tracking_number")
     url = coerce.text(tracking_url, "tracking_url")
     found: Order = find_order(session, integration, ref)
     checked = shipped_lines(found, lines)

@@ -59,6 +59,8 @@ def test_the_same_tracking_number_is_the_same_shipment(orders: None, sessions: A
     ({"order": "5001", "lines": [{"sku": "A-1", "quantity": 3}]}, "cannot ship 3 of SKU 'A-1'"),
     ({"order": "5001", "lines": [{"sku": "A-1", "quantity": 0}]}, "quantity 0 is below 1"),
     ({"order": "5001", "tracking_number": ""}, "tracking_number is missing"),
+    ({"order": "5001", "tracking_number": "   "}, "tracking_number is missing"),
+    ({"order": "5001", "carrier": " "}, "carrier is missing"),
     ({"order": "#1001", "integration": None}, "ambiguous; it matches orders of other (7001), shop (5001)"),
 ])
 def test_bad_shipments_store_nothing(orders: None, sessions: Any, clock: Any, kwargs: dict[str, Any],
