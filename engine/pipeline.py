@@ -145,9 +145,11 @@ class Pipeline:
         if self.failed:
             self.failed.difference_update(page.keys)
         outcomes: list[_Outcome] = []
+        differ: list[str] = []
         if feed.direction == "check":
             self.seen.update(page.seen)
             self._compare(items, counts, events, bells)
+            differ = [b[0].key for b in bells if b[1] == "mismatch"]
         elif run.target_side == "store":
             outcomes = self._write_store(items, counts)
         with run.sessions.begin() as session:
@@ -161,6 +163,8 @@ class Pipeline:
                     for k, _, m, o in outcomes if o.action != "error"])
             if feed.direction == "check":
                 passed = [i.key for i in items if i.key not in {b[0].key for b in bells if b[0]}]
+                if differ:  # the store no longer holds what was pushed there: the next push sends it again
+                    journal.forget_pushes(session, run.integration.name, self._pushing_feeds(), differ)
             notes = self._book(session, now, passed, events, parks, bells, counts, recheck, refetch)
             if save_cursor and cursor is not None:
                 journal.save_cursor(session, run.integration.name, feed.name, cursor, now)
@@ -171,6 +175,12 @@ class Pipeline:
         return PageResult(counts, notes)
 
     # -- steps -----------------------------------------------------------------------------------
+
+    def _pushing_feeds(self) -> list[str]:
+        """The integration's feeds that write what this check reads (stock_check: export_stock_levels)."""
+        src = self.feed.source
+        return [f.name for f in self.run.integration.feeds.values()
+                if f.target.side == src.side and f.target.resource == src.resource]
 
     def _item(self, raw: dict[str, Any]) -> _Item:
         key = raw.get(self.source_key)

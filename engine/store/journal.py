@@ -214,3 +214,10 @@ def ledger_digests(session: Session, integration: str, feed: str, keys: Sequence
 def record_ledger(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Upsert ledger rows (integration, feed, record_key, digest, remote_id, written_at)."""
     upsert(session, Ledger.__table__, rows, key=["integration", "feed", "record_key"])
+
+
+def forget_pushes(session: Session, integration: str, feeds: Sequence[str], keys: Sequence[str]) -> None:
+    """Drop what these feeds remember writing for these keys: their next run writes them again."""
+    for part in chunks(list(keys)):
+        session.execute(delete(Ledger).where(Ledger.integration == integration, Ledger.feed.in_(list(feeds)),
+                                             Ledger.record_key.in_(part)))

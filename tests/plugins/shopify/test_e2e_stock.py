@@ -165,6 +165,26 @@ def test_stock_check_reports_a_linked_sku_the_store_no_longer_has(engine: Engine
     assert [n.count for n in engine.notifications(integration=SHOP) if n.feed == "stock_check"] == [2]
 
 
+def test_a_mismatch_the_check_finds_is_fixed_by_the_next_export(engine: Engine, sb: ShopifySandbox,
+                                                                 shop: ShopApi) -> None:
+    go_live(engine)
+    stock = hub_stock(engine)
+    sku = sorted(stock)[2]
+    item, hub_level = stock[sku]["remote"]["inventory_item_id"], stock[sku]["quantity"]
+    hubapi.set_stock(engine, sku, hub_level + 5)
+    assert run(engine, "export_stock_levels").counts["updated"] == 1  # pushed, and remembered
+    with httpx.Client(base_url=sb.api_url, headers={"X-Shopify-Access-Token": sb.token}) as api:
+        api.post("inventory_levels/set.json",  # someone changes it in the store by hand
+                 json={"location_id": shop.location, "inventory_item_id": item, "available": 1})
+
+    assert run(engine, "stock_check", "partial").counts["errors"] == 1
+    fixed = run(engine, "export_stock_levels")  # what the bell's hint says to do
+
+    assert fixed.counts["updated"] == 1 and sb.inventory(item, shop.location) == hub_level + 5
+    assert run(engine, "export_stock_levels").counts["updated"] == 0
+    assert run(engine, "stock_check").counts["errors"] == 0
+
+
 def test_live_shipping_confirmation_creates_one_fulfilment(engine: Engine, sb: ShopifySandbox,
                                                            shop: ShopApi) -> None:
     go_live(engine)
