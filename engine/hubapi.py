@@ -8,6 +8,7 @@ methods; the CLI's ``hub`` commands call them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 from engine.errors import PluginError
@@ -89,6 +90,26 @@ def create_shipment(engine: Engine, order: str, *, carrier: str, tracking: str, 
     with engine.sessions.begin() as session:
         return operations.create_shipment(session, order, carrier=carrier, tracking=tracking,
                                           integration=integration, url=url, lines=lines)
+
+
+def unlink(engine: Engine, skus: Sequence[str], integration: str) -> list[dict[str, Any]]:
+    """Remove SKUs' links to their records in an integration's store, all or none; the products stay in the hub.
+
+    An optional operation: a hub connector offers it with an ``unlink(session, sku, integration)`` method.
+
+    Returns:
+        ``{sku, integration, external_id}`` of each link removed.
+
+    Raises:
+        RecordError: A SKU is not linked to that integration (nothing is removed).
+        PluginError: The hub connector does not offer it.
+    """
+    operations = hub(engine)
+    method = getattr(operations, "unlink", None)
+    if method is None:
+        raise PluginError(f"the hub connector {engine.config.hub_connector!r} cannot unlink SKUs")
+    with engine.sessions.begin() as session:
+        return [cast(dict[str, Any], method(session, sku, integration)) for sku in skus]
 
 
 def hub_list(engine: Engine, what: str, **filters: Any) -> list[dict[str, Any]]:

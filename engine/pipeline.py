@@ -284,8 +284,10 @@ class Pipeline:
                     continue
                 failed.add(item.key)
                 msg = self.run.mask(f"{err} (feed {self.feed.name}, record {item.label or item.key})")
-                self._route(item, err.severity, msg, _HINTS.get(type(err).__name__), type(err).__name__,
-                            counts, events, parks, bells, details=self.run.mask_obj(getattr(err, "context", None)))
+                context = dict(getattr(err, "context", None) or {})
+                hint = context.pop("hint", None) or _HINTS.get(type(err).__name__)  # the target's own, if it has one
+                self._route(item, err.severity, msg, hint, type(err).__name__,
+                            counts, events, parks, bells, details=self.run.mask_obj(context or None))
             else:
                 counts[o.action] += 1
         return list(dict.fromkeys(item.key for _, item, _, _ in outcomes if item.key not in failed))

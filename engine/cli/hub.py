@@ -152,6 +152,27 @@ def ship_cmd(ctx: click.Context, order: str, carrier: str, tracking: str, integr
                f"{result['tracking_number']}, {_lines_text(result['lines'])}")
 
 
+@hub_cmd.command("unlink")
+@click.argument("skus", nargs=-1, required=True, metavar="SKU...")
+@click.option("--integration", "-i", required=True, help="The integration whose store record the SKU leaves.")
+@json_option
+@click.pass_context
+@handle_errors
+def unlink_cmd(ctx: click.Context, skus: tuple[str, ...], integration: str, as_json: bool) -> None:
+    """Unlink SKUs from their records in an integration's store (a record deleted and created again).
+
+    The products stay in the hub; the next products run links each SKU to the
+    store record that carries it now.
+    """
+    engine = get_engine(ctx)
+    done = hubapi.unlink(engine, list(skus), integration)
+    if as_json:
+        echo_json(done)
+        return
+    for link in done:
+        click.echo(f"{link['sku']}: unlinked from {link['integration']} record {link['external_id']}")
+
+
 def _whole(text: str, name: str) -> int:
     try:
         return int(text)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete
 
 from engine.connector import WriteOutcome
-from engine.errors import RecordError
+from engine.errors import RecordError, Severity
 from plugins.connect import coerce
 from plugins.connect.bulk import Batch, Target, allowed_columns, failed, write_all
 from plugins.connect.keyed import select_by_keys, update_by_keys
@@ -114,7 +114,13 @@ def write_products(session: Session, records: Sequence[dict[str, Any]], ctx: Run
     relinked: list[str] = []
     create_only = ctx.write_mode == "create"
     apply_product, apply_link = products.apply, links.apply
+    held = links.rows  # each SKU's store record: as stored, then as this page links it
     for i, sku, values, link in parsed:
+        if link is not None and (row := held.get(sku)) is not None:
+            owner, claimant = row.get("external_id"), link.get("external_id")
+            if owner is not None and claimant is not None and owner != claimant:
+                outcomes[i] = failed(sku, _claimed(sku, owner, claimant, ctx.integration))
+                continue
         try:
             action = apply_product(sku, values)
         except RecordError as exc:
@@ -133,6 +139,16 @@ def write_products(session: Session, records: Sequence[dict[str, Any]], ctx: Run
     if relinked:
         update_by_keys(session, Stock.__table__, "sku", relinked, {"updated_at": now})
     return [o for o in outcomes if o is not None]
+
+
+def _claimed(sku: str, owner: str, claimant: str, integration: str) -> RecordError:
+    """A SKU two store records carry: the second one changes nothing (Shopify's "Duplicate product" copies SKUs)."""
+    return RecordError(
+        f"SKU {sku!r} is the SKU of store record {owner} of {integration}, and store record {claimant} has it too: "
+        f"a SKU must be on one store record; nothing of {claimant} was written", record=sku, field="sku",
+        severity=Severity.ERROR, owner=owner, claimant=claimant,
+        hint=f"Give one of the two another SKU in the store. If store record {owner} no longer exists (deleted "
+             f"and created again), unlink it: connect-engine hub unlink {sku} --integration {integration}")
 
 
 def _unlink_others(session: Session, ctx: RunContext, linked: dict[str, str]) -> None:

@@ -191,6 +191,10 @@ class HubConnector(Connector):
         return operations.set_stock(session, sku, quantity, warehouse or self.default_warehouse,
                                     now=self.services.clock())
 
+    def unlink(self, session: Session, sku: str, integration: str) -> dict[str, Any]:
+        """Remove a SKU's link to one integration's store (see :func:`plugins.connect.operations.unlink`)."""
+        return operations.unlink(session, sku, integration)
+
     def adjust_stock(self, session: Session, sku: str, delta: int, warehouse: str | None = None) -> dict[str, Any]:
         """Add to (or take from) a SKU's stock (see :func:`plugins.connect.operations.adjust_stock`)."""
         return operations.adjust_stock(session, sku, delta, warehouse or self.default_warehouse,

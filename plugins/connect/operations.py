@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from engine.errors import RecordError
 from plugins.connect import coerce
@@ -24,7 +24,7 @@ from plugins.connect.listing import (
     shipment_dict,
     stock_dict,
 )
-from plugins.connect.models import Order, Product, Stock
+from plugins.connect.models import Order, Product, ProductLink, Stock
 from plugins.connect.shipments import find_order, record_shipment, shipped_lines
 from plugins.connect.stock import DEFAULT_WAREHOUSE
 
@@ -144,3 +144,24 @@ def create_shipment(session: Session, *, integration: str | None, order: str, ca
     shipment, action = record_shipment(session, found, carrier=carrier_code, tracking_number=tracking,
                                        tracking_url=url, lines=checked, now=now)
     return {**shipment_dict(shipment, found), "action": action}
+
+
+def unlink(session: Session, sku: str, integration: str) -> dict[str, Any]:
+    """Remove a SKU's link to its record in one integration's store (the product itself stays).
+
+    For a store record that no longer exists (deleted and created again with
+    the same SKU): the next products run links the SKU to the new record.
+
+    Returns:
+        ``{sku, integration, external_id}`` of the link removed.
+
+    Raises:
+        RecordError: The SKU has no link to that integration; nothing changes.
+    """
+    table = ProductLink.__table__
+    row = session.execute(select(table.c.id, table.c.external_id).where(
+        table.c.sku == sku, table.c.integration == integration)).first()
+    if row is None:
+        raise RecordError(f"SKU {sku!r} is not linked to a record of {integration!r}", record=sku, field="sku")
+    session.execute(delete(table).where(table.c.id == row.id))
+    return {"sku": sku, "integration": integration, "external_id": row.external_id}

@@ -74,6 +74,18 @@ def test_ship_an_order(engine: Engine) -> None:
     assert (shipment["tracking_url"], shipment["lines"][0]["external_id"]) == ("https://track.example/3S1", None)
 
 
+def test_unlink_a_sku_from_a_store(engine: Engine) -> None:
+    refused = invoke(engine, "hub", "unlink", "A-1", "B-2", "--integration", "shop")  # B-2 has no store id
+    assert refused.exit_code == 1 and "SKU 'B-2' is not linked to a record of 'shop'" in refused.stderr
+    assert [p["external_id"] for p in hubapi.hub_list(engine, "products", integration="shop")] == ["v1"]  # all or none
+
+    done = invoke(engine, "hub", "unlink", "A-1", "--integration", "shop")
+    assert done.exit_code == 0 and done.output.strip() == "A-1: unlinked from shop record v1"
+    listed = {p["sku"]: p for p in hubapi.hub_list(engine, "products")}
+    assert set(listed) == {"A-1", "B-2"}  # the product stays
+    assert invoke(engine, "hub", "unlink", "A-1", "--integration", "shop").exit_code == 1
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (("stock", "set", "A-1", "-3"), "quantity -3 is below 0"),
     (("stock", "set", "A-1", "many"), "quantity 'many' is not a whole number"),

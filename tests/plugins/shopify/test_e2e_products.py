@@ -144,3 +144,32 @@ def test_images_are_downloaded_once_with_their_sha256(engine: Engine, sb: Shopif
     assert sb.stats().get("other_requests", 0) == downloads + len(added["images"])
 
 
+
+
+def test_a_sku_two_store_variants_carry_changes_nothing_until_one_is_fixed(engine: Engine, sb: ShopifySandbox,
+                                                                          shop: ShopApi) -> None:
+    run(engine, "import_new_products")
+    a, b = shop.products()[0], shop.products()[1]
+    va, vb = a["variants"][0], b["variants"][0]
+    before = by_sku(hub_products(engine))[va["sku"]]
+    sb.edit_product(b["id"], variants={vb["id"]: {"sku": va["sku"]}})  # as Shopify's "Duplicate product" does
+
+    info = run(engine, "update_products", "partial")
+
+    assert info.counts["errors"] == 1
+    assert by_sku(hub_products(engine))[va["sku"]] == before  # A's SKU keeps A's data and its link
+    assert vb["sku"] in by_sku(hub_products(engine))  # B's old SKU is untouched too
+    (note,) = [n for n in engine.notifications(integration=SHOP) if n.feed == "update_products"]
+    assert note.record_key == str(b["id"]) and f"SKU '{va['sku']}'" in note.message
+    assert f"store record {vb['id']} has it too" in note.message
+    assert note.hint and f"connect-engine hub unlink {va['sku']} --integration {SHOP}" in note.hint
+
+    # The store was right after all: A's variant is gone (deleted and made again as B's). Unlink, run again.
+    sb.edit_product(a["id"], variants={va["id"]: {"sku": va["sku"] + "-OLD"}})
+    assert hubapi.unlink(engine, [va["sku"]], SHOP) == [
+        {"sku": va["sku"], "integration": SHOP, "external_id": str(va["id"])}]
+    sb.edit_product(b["id"], title="Touched again")
+    again = run(engine, "update_products")
+    assert again.counts["errors"] == 0
+    assert by_sku(hub_products(engine))[va["sku"]]["name"].startswith("Touched again")
+    assert [n for n in engine.notifications(integration=SHOP) if n.feed == "update_products"] == []
