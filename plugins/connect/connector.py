@@ -96,22 +96,23 @@ class HubConnector(Connector):
             table = Order.__table__
             return reading.pages(sessions, views.order_query().where(table.c.integration == ctx.integration),
                                  views.order_records, cursor=cursor, time_col=table.c.updated_at,
-                                 tie_col=table.c.id, tie_name="id", size=size)
+                                 tie_col=table.c.id, tie_name="id", size=size, now=self.services.clock())
         if resource == "stock":
             table = Stock.__table__
             query = views.stock_query(ctx.integration, linked_only=True).where(
                 table.c.warehouse == self._warehouse(ctx))
             return reading.pages(sessions, query, lambda s, rows: views.stock_records(rows), cursor=cursor,
-                                 time_col=table.c.updated_at, tie_col=table.c.sku, tie_name="sku", size=size)
+                                 time_col=table.c.updated_at, tie_col=table.c.sku, tie_name="sku", size=size,
+                                 now=self.services.clock())
         if resource == "shipments":
             table = Shipment.__table__
             return reading.pages(sessions, views.shipment_query().where(table.c.integration == ctx.integration),
                                  views.shipment_records, cursor=cursor, time_col=table.c.updated_at,
-                                 tie_col=table.c.id, tie_name="id", size=size)
+                                 tie_col=table.c.id, tie_name="id", size=size, now=self.services.clock())
         table = Image.__table__
         return reading.pages(sessions, views.image_query(), lambda s, rows: views.image_records(rows),
                              cursor=cursor, time_col=table.c.updated_at, tie_col=table.c.id, tie_name="id",
-                             size=size)
+                             size=size, now=self.services.clock())
 
     # -- fetch --------------------------------------------------------------------------------------
 

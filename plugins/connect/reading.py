@@ -13,7 +13,7 @@ rewritten for every changed variant).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, or_
@@ -28,6 +28,12 @@ if TYPE_CHECKING:
 
 DEFAULT_PAGE_SIZE = 500
 MAX_PAGE_SIZE = 10_000
+#: A read from a cursor starts this much before it. A row's ``updated_at`` is set when it is
+#: written, but the row is seen only once its transaction commits: a slow transaction (or
+#: another host's clock) can commit a row behind a cursor that has already moved on. Feeds
+#: that read the hub skip what they already wrote (change detection), so reading a few
+#: minutes twice costs little; a transaction slower than this is still missed.
+LOOKBACK = timedelta(minutes=10)
 
 Shape = Callable[["Session", Sequence["Row[Any]"]], list[dict[str, Any]]]
 
@@ -63,22 +69,33 @@ def after(cursor: Any, time_col: ColumnElement[Any], tie_col: ColumnElement[Any]
 
 
 def pages(sessions: sessionmaker[Session], query: Select[Any], shape: Shape, *, cursor: Any,
-          time_col: ColumnElement[Any], tie_col: ColumnElement[Any], tie_name: str, size: int) -> Iterator[Page]:
+          time_col: ColumnElement[Any], tie_col: ColumnElement[Any], tie_name: str, size: int,
+          now: datetime | None = None) -> Iterator[Page]:
     """Pages of ``query`` ordered by ``(time_col, tie_col)`` after ``cursor``.
 
     Each page is read and shaped in its own short session, closed before the
-    page is yielded. The page's cursor is its last row's ``{updated_at, <tie>}``.
+    page is yielded. The page's cursor is its last row's ``{updated_at, <tie>}``
+    and, given ``now``, ``read_at`` (when this read began). The next read then
+    also reads the rows changed within :data:`LOOKBACK` before that moment, which
+    a transaction still open then may have committed behind the cursor.
     """
     query = query.order_by(time_col, tie_col).limit(size)
+    where = after(cursor, time_col, tie_col, tie_name)
+    if where is not None:
+        moment = coerce.timestamp(cursor["updated_at"], "updated_at")
+        last_read = coerce.timestamp(cursor["read_at"], "read_at") if cursor.get("read_at") else moment
+        if last_read - LOOKBACK <= moment:  # the last read was soon after the cursor's row: look back
+            where = time_col >= last_read - LOOKBACK
+    stamp = {"read_at": coerce.iso(now)} if now is not None else {}
     while True:
-        where = after(cursor, time_col, tie_col, tie_name)
         with sessions() as session:
             rows = session.execute(query if where is None else query.where(where)).all()
             records = shape(session, rows) if rows else []
         if not rows:
             return
         last = rows[-1]._mapping
-        cursor = {"updated_at": coerce.iso(last[time_col.key]), tie_name: last[tie_col.key]}
+        cursor = {"updated_at": coerce.iso(last[time_col.key]), tie_name: last[tie_col.key], **stamp}
+        where = after(cursor, time_col, tie_col, tie_name)
         yield Page(records=records, cursor=cursor)
         if len(rows) < size:
             return
@@ -99,7 +116,7 @@ def pages_by_id(sessions: sessionmaker[Session], query: Select[Any], shape: Shap
     since, last, until = _id_cursor(cursor, now)
     query = query.order_by(id_col).limit(size)
     if since is not None:
-        query = query.where(time_col >= since)
+        query = query.where(time_col >= since - LOOKBACK)  # rows committed late (LOOKBACK)
     while True:
         with sessions() as session:
             rows = session.execute(query.where(id_col > last)).all()

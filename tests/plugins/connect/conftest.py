@@ -27,7 +27,7 @@ class Clock:
     def __call__(self) -> datetime:
         return self.now
 
-    def advance(self, seconds: float = 60) -> datetime:
+    def advance(self, seconds: float = 3600) -> datetime:  # past the hub reads' look-back (reading.LOOKBACK)
         self.now += timedelta(seconds=seconds)
         return self.now
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -97,6 +98,7 @@ def test_bad_orders_fail_alone(write: Any) -> None:
 
 def test_read_yields_orders_with_lines_and_resumes(write: Any, read: Any, clock: Any) -> None:
     write("orders", [order(str(n)) for n in range(1, 4)])
+    clock.advance()  # the feed reads an hour later
     pages = read("orders", page_size=2)
     records = [r for p in pages for r in p.records]
 
@@ -108,6 +110,14 @@ def test_read_yields_orders_with_lines_and_resumes(write: Any, read: Any, clock:
     write("orders", [order("2", status="shipped")])
     later = read("orders", cursor=pages[-1].cursor)
     assert [(r["external_id"], r["status"]) for p in later for r in p.records] == [("2", "shipped")]
+
+    # A transaction begun five minutes before that read commits only now: its row sits behind the cursor.
+    read_at = clock.now
+    clock.now = read_at - timedelta(minutes=5)
+    write("orders", [order("3", status="shipped")])
+    clock.now = read_at + timedelta(minutes=1)
+    again = read("orders", cursor=later[-1].cursor)  # looks back (reading.LOOKBACK) from the last read
+    assert [(r["external_id"], r["status"]) for p in again for r in p.records] == [("3", "shipped"), ("2", "shipped")]
 
 
 def test_fetch_by_external_id_within_the_integration(write: Any, hub: Any) -> None:

@@ -236,6 +236,25 @@ def test_a_refused_shipment_is_pushed_once_its_cause_is_fixed(engine: Engine, sb
     api.close()
 
 
+def test_a_shipment_committed_behind_the_cursor_is_still_pushed(engine: Engine, sb: ShopifySandbox,
+                                                                 shop: ShopApi, clock: Clock) -> None:
+    go_live(engine)
+    run(engine, "import_new_orders", "partial")
+    first, late = sorted(expected_orders(shop.orders())["imported"])[:2]
+    hubapi.create_shipment(engine, first, carrier="dhl", tracking="T-FIRST", integration=SHOP)
+    assert run(engine, "shipping_confirmation").counts["created"] == 1
+
+    # A host's transaction stamped its shipment before that run read, and committed after it.
+    clock.advance(minutes=-3)
+    hubapi.create_shipment(engine, late, carrier="dhl", tracking="T-LATE", integration=SHOP)
+    clock.advance(minutes=8)
+
+    again = run(engine, "shipping_confirmation")
+    assert again.counts["created"] == 1  # the late one; the first is read again and left alone
+    assert [f["tracking_number"] for f in sb.fulfillments(int(late))] == ["T-LATE"]
+    assert len(sb.fulfillments(int(first))) == 1 and len(store_writes(sb, FULFILMENTS_PATH)) == 2
+
+
 def test_a_lost_commit_after_the_push_does_not_fulfil_twice(engine: Engine, sb: ShopifySandbox,
                                                            shop: ShopApi) -> None:
     go_live(engine)
