@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, Literal
 
 from croniter import croniter
@@ -127,7 +127,18 @@ class SlotCache:
         # croniter's get_prev is strictly before its start: start a hair after now so a slot at now counts.
         start = now.astimezone(self.tz) + timedelta(microseconds=1)
         try:
-            win = (croniter(schedule, start).get_prev(datetime), croniter(schedule, start).get_next(datetime))
+            latest = croniter(schedule, start).get_prev(datetime)
+            upcoming = croniter(schedule, start).get_next(datetime)
+            if _fixed_hours(schedule):
+                # The hour repeated when clocks go back: a slot at a set hour is its first occurrence only
+                # (as cron does), never again an hour later. A repeat still to come is skipped.
+                latest = latest.replace(fold=0)
+                for _ in range(2):  # (in UTC: adding to a local time would land back in the first hour)
+                    if upcoming.fold == 0:
+                        break
+                    after = (upcoming.astimezone(UTC) + timedelta(microseconds=1)).astimezone(self.tz)
+                    upcoming = croniter(schedule, after).get_next(datetime)
+            win = (latest, upcoming)
         except (ValueError, KeyError) as exc:  # croniter's errors subclass ValueError
             raise ValueError(f"invalid cron expression {schedule!r}: {exc}") from exc
         with self._lock:
@@ -147,6 +158,12 @@ class SlotCache:
         with self._lock:
             upcoming = [w[1] for w in self._windows.values() if w[1] > now]
         return min(upcoming) if upcoming else None
+
+
+def _fixed_hours(schedule: str) -> bool:
+    """Whether the expression names its hours (``0 2 * * *``) rather than every hour (``*/15 * * * *``)."""
+    fields = schedule.split()
+    return len(fields) >= 2 and not fields[1].startswith("*")
 
 
 class Scheduler:

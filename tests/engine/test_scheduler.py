@@ -218,6 +218,22 @@ def test_slot_cache_counts_a_slot_at_now_and_reuses_its_window() -> None:
         cache.latest("61 * * * *", at)
 
 
+def test_the_hour_repeated_when_clocks_go_back_runs_a_daily_slot_once() -> None:
+    amsterdam = ZoneInfo("Europe/Amsterdam")
+    cache = SlotCache(amsterdam)
+    # 2025-10-26: 03:00 CEST becomes 02:00 CET; 02:00-02:59 happens at 00:xx and again at 01:xx UTC.
+    first = datetime(2025, 10, 26, 0, 0, tzinfo=UTC)
+    # (compared in UTC: Python never finds a time in the repeated hour equal to one of another zone)
+    latest = {cache.latest("0 2 * * *", datetime(2025, 10, 26, h, m, 30, tzinfo=UTC)).astimezone(UTC)
+              for h, m in [(0, 0), (0, 45), (1, 0), (1, 30), (2, 0), (2, 30), (23, 0)]}
+    assert latest == {first}  # one slot that day, never "02:00+01:00" an hour later
+    upcoming = cache.next_slot("0 2 * * *", datetime(2025, 10, 26, 0, 30, tzinfo=UTC))
+    assert upcoming.astimezone(UTC) == datetime(2025, 10, 27, 1, 0, tzinfo=UTC)
+    # every-hour expressions are left to croniter as they were
+    assert cache.latest("0 * * * *", datetime(2025, 10, 26, 2, 0, 30, tzinfo=UTC)).astimezone(UTC) == datetime(
+        2025, 10, 26, 2, 0, tzinfo=UTC)
+
+
 def test_due_costs_the_same_few_queries_for_two_or_forty_integrations(tmp_path: Path, db_url: str,
                                                                        clock: Clock) -> None:
     counts = []
