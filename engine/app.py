@@ -102,9 +102,11 @@ class Engine:
         self.close()
 
     def close(self) -> None:
-        """Release the database connections and this engine's log masking filter."""
+        """Release the database connections and this engine's log masking filter (once: closing again is a no-op)."""
         self.db.dispose()
-        remove_log_filter(self._log_filter)
+        if self._log_filter is not None:  # the filter is shared by engines with the same secrets, counted per engine
+            remove_log_filter(self._log_filter)
+            self._log_filter = None
 
     # -- schema -----------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ not hold literal values: they are written as ``${ENV_VAR}``.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterable, Mapping
@@ -142,6 +143,16 @@ def _substitute(value: str, path: JsonPath, env: Mapping[str, str], marks: Marks
     return resolved
 
 
+def _forms(secret: str) -> set[str]:
+    """A secret as it may appear in text: as is, without surrounding blanks (a file's trailing newline),
+    and escaped the way error messages and JSON quote it (``shpat_x\\n``)."""
+    forms = {secret, secret.strip()}
+    forms.add(secret.encode("unicode_escape").decode("ascii", "replace"))
+    forms.add(json.dumps(secret)[1:-1])
+    forms.add(repr(secret)[1:-1])
+    return forms
+
+
 class Masker:
     """Replaces known secret values by ``***`` in text and in nested data.
 
@@ -150,7 +161,7 @@ class Masker:
     """
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        unique = {s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET_LENGTH}
+        unique = {form for s in secrets if isinstance(s, str) for form in _forms(s) if len(form) >= MIN_SECRET_LENGTH}
         self.secrets = tuple(sorted(unique, key=lambda s: (-len(s), s)))
         self._pattern = re.compile("|".join(re.escape(s) for s in self.secrets)) if self.secrets else None
 

@@ -161,3 +161,23 @@ def test_installing_the_same_secrets_twice_adds_one_filter(log_output: io.String
     finally:
         remove_log_filter(first)
     assert len(root.filters) == before
+
+
+def test_a_secret_with_a_trailing_newline_is_masked_as_errors_quote_it() -> None:
+    masker = Masker(["shpat_abc123\n"])  # a Kubernetes secret made from a file
+    for text in ("Illegal header value b'shpat_abc123\\n'", '{"token": "shpat_abc123\\n"}', "token shpat_abc123.",
+                 "raw shpat_abc123\n"):
+        assert "shpat_abc123" not in masker.mask(text), text
+
+
+def test_closing_an_engine_twice_releases_its_log_filter_once(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import plugins.connect
+    from engine import app
+
+    released: list[object] = []
+    monkeypatch.setattr(app, "remove_log_filter", released.append)
+    engine = app.Engine.from_config({"database": f"sqlite:///{tmp_path / 'e.db'}", "data_dir": str(tmp_path / "d"),
+                                     "hub": {"connector": "connect"}}, plugins=[plugins.connect])
+    engine.close()
+    engine.close()  # the filter is shared with other engines of the same secrets: released once, not twice
+    assert len(released) == 1
