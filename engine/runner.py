@@ -125,7 +125,8 @@ class Runner:
                                          cursor=cursor, holder=holder)
             locks.attach(s, integ.name, fd.name, holder=holder, execution_id=ex.id)
             execution_id = ex.id
-            self._state(s, integ.name, fd.name, last_started_at=now)
+            if recheck_keys is None:  # a re-check of parked records does not take the feed's scheduled slot
+                self._state(s, integ.name, fd.name, last_started_at=now)
         counts, notes = empty_counts(), []
         cursor_after, status, message = cursor, "success", None
         renew_at = now + lease / 3
@@ -201,7 +202,8 @@ class Runner:
             status = "partial"
         if status in ("success", "partial") and message is None:
             message = _summary(counts)
-        return self._finish(integ, fd, execution_id, holder, status, counts, cursor_after, message, notes)
+        return self._finish(integ, fd, execution_id, holder, status, counts, cursor_after, message, notes,
+                            recheck=recheck_keys is not None)
 
     def _read_ahead(self, fd: FeedDef) -> bool:
         """Whether a run may read the store's pages in a second process (engine.readahead)."""
@@ -250,20 +252,21 @@ class Runner:
 
     def _finish(self, integ: IntegrationDef, fd: FeedDef, execution_id: int, holder: str, status: str,
                 counts: dict[str, int], cursor_after: Any, message: str | None,
-                notes: list[NotificationInfo]) -> ExecutionInfo:
+                notes: list[NotificationInfo], *, recheck: bool = False) -> ExecutionInfo:
         eng = self.engine
         now = eng.clock()
         with eng.sessions.begin() as s:
             journal.finish_execution(s, execution_id, status=status, now=now, counts=counts,
                                      cursor_after=cursor_after, message=message)
-            done = {"last_finished_at": now, "last_status": status}
-            if status in ("success", "partial"):
-                done["last_success_at"] = now
-                if fd.run_once:
-                    done["once_done_at"] = now
-                journal.resolve_run_failures(s, integration=integ.name, feed=fd.name, execution_id=execution_id,
-                                             now=now)  # the feed runs again: its failed runs need nobody now
-            self._state(s, integ.name, fd.name, **done)
+            if not recheck:  # a re-check of parked records is not a run of the feed: its state stays
+                done = {"last_finished_at": now, "last_status": status}
+                if status in ("success", "partial"):
+                    done["last_success_at"] = now
+                    if fd.run_once:
+                        done["once_done_at"] = now
+                    journal.resolve_run_failures(s, integration=integ.name, feed=fd.name,
+                                                 execution_id=execution_id, now=now)  # its failed runs need nobody
+                self._state(s, integ.name, fd.name, **done)
             locks.release(s, integ.name, fd.name, holder=holder)
         with eng.sessions() as s:
             info = journal.execution_info(s.get_one(Execution, execution_id))

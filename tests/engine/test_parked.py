@@ -141,3 +141,32 @@ def test_parked_records_of_an_outbound_feed_wait_while_the_integration_is_in_tes
         engine.go_live("shop", force=True)
         assert [(i.kind, i.feed, i.count) for i in engine.due() if i.kind == "parked"] == [
             ("parked", "export_levels", 1)]
+
+
+def test_a_recheck_is_not_a_run_of_the_feed(tmp_path: Path, db_url: str) -> None:
+    """A re-check that gets through neither resolves a failed run's bell nor takes the feed's slot."""
+    from tests.support import memstore
+
+    clock = Clock(T0)
+
+    def engine(**settings: Any) -> Any:
+        cfg = memstore.config(db_url, tmp_path / "data", {"shop": {"settings": {"products": 2, "orders": 8,
+                                                                                  **settings}}})
+        return memstore.build(cfg, clock=clock)
+
+    ok = engine()
+    ok.run("import_orders", "shop")
+    assert ok.parked()
+    ok.close()
+    down = engine(fail_read=True)
+    try:
+        assert down.run("import_orders", "shop").status == "failed"
+        clock.advance(hours=7)
+        due_before = {(i.kind, i.feed) for i in down.due()}
+        info = down.recheck("import_orders", "shop")
+        assert info is not None and info.status == "success"
+        assert [n for n in down.notifications() if n.record_key is None]  # every run of the feed still fails
+        assert ("feed", "import_orders") in due_before  # its slot came while it failed ...
+        assert ("feed", "import_orders") in {(i.kind, i.feed) for i in down.due()}  # ... and is still to run
+    finally:
+        down.close()
