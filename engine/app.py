@@ -192,9 +192,9 @@ class Engine:
                                read_ahead=read_ahead)
 
     def recheck(self, feed: str, integration: str, *, ids: list[int] | None = None,
-                trigger: str = "retry") -> ExecutionInfo | None:
-        """Re-check the parked records of a feed that are due (or exactly ``ids``)."""
-        return self.runner.recheck(integration, feed, ids=ids, trigger=trigger)
+                trigger: str = "retry", now: datetime | None = None) -> ExecutionInfo | None:
+        """Re-check the parked records of a feed that are due at ``now`` (default: the clock), or exactly ``ids``."""
+        return self.runner.recheck(integration, feed, ids=ids, trigger=trigger, now=now)
 
     # -- modes ------------------------------------------------------------------------------------
 

@@ -62,11 +62,14 @@ class Runner:
                              read_ahead=read_ahead and self._read_ahead(fd))
 
     def recheck(self, integration: str, feed: str, *, ids: list[int] | None = None,
-                trigger: str = "retry") -> ExecutionInfo | None:
-        """Re-check parked records of a feed: those due now, or exactly ``ids``. None if there are none."""
+                trigger: str = "retry", now: datetime | None = None) -> ExecutionInfo | None:
+        """Re-check parked records of a feed: those due at ``now`` (default: the clock), or exactly ``ids``.
+
+        None if there are none.
+        """
         eng = self.engine
         integ, fd = eng.integration(integration), eng.feed(integration, feed)
-        now = eng.clock()
+        now = now or eng.clock()
         with eng.sessions() as s:
             q = select(Parked.record_key).where(Parked.integration == integ.name, Parked.feed == fd.name)
             q = q.where(Parked.id.in_(ids)) if ids is not None else q.where(Parked.next_check_at <= now)

@@ -247,26 +247,29 @@ class Scheduler:
             return []
         size = max(1, min(pool_size or self.engine.config.pool_size, len(groups)))
         with ThreadPoolExecutor(max_workers=size, thread_name_prefix="connect-engine") as pool:
-            futures = [pool.submit(self.run_group, g, trigger=trigger, stop=stop) for g in groups]
+            futures = [pool.submit(self.run_group, g, trigger=trigger, stop=stop, now=now) for g in groups]
             return [r for f in futures for r in f.result()]
 
     def run_group(self, items: list[WorkItem], *, trigger: str = "schedule",
-                  stop: threading.Event | None = None) -> list[TickResult]:
+                  stop: threading.Event | None = None, now: datetime | None = None) -> list[TickResult]:
         """Run the work items of one feed, one after the other (stops early if ``stop`` is set)."""
         out = []
         for item in items:
             if stop is not None and stop.is_set():
                 break
-            out.append(self.run_item(item, trigger=trigger, stop=stop))
+            out.append(self.run_item(item, trigger=trigger, stop=stop, now=now))
         return out
 
     def run_item(self, item: WorkItem, *, trigger: str = "schedule",
-                 stop: threading.Event | None = None) -> TickResult:
-        """Run one work item; never raises (a lock held elsewhere or an error is in the result)."""
+                 stop: threading.Event | None = None, now: datetime | None = None) -> TickResult:
+        """Run one work item; never raises (a lock held elsewhere or an error is in the result).
+
+        ``now`` is the time the item was found due at (a re-check takes the records due then).
+        """
         eng = self.engine
         try:
             if item.kind == "parked":
-                info = eng.recheck(item.feed, item.integration, trigger="retry")
+                info = eng.recheck(item.feed, item.integration, trigger="retry", now=now)
                 self._postpone_unchecked(item)
                 return TickResult(item, info)
             try:

@@ -170,3 +170,21 @@ def test_a_recheck_is_not_a_run_of_the_feed(tmp_path: Path, db_url: str) -> None
         assert ("feed", "import_orders") in {(i.kind, i.feed) for i in down.due()}  # ... and is still to run
     finally:
         down.close()
+
+
+def test_tick_at_a_time_runs_the_rechecks_due_at_that_time(tmp_path: Path, db_url: str) -> None:
+    from tests.support import memstore
+
+    clock = Clock(T0)
+    engine = memstore.build(memstore.config(db_url, tmp_path / "data",
+                                            {"shop": {"settings": {"products": 2, "orders": 8}}}), clock=clock)
+    try:
+        engine.run("import_orders", "shop")
+        assert engine.parked()
+        later = T0 + timedelta(hours=7)  # the engine's clock stays at T0: the host asks about a later time
+        assert ("parked", "import_orders") in {(i.kind, i.feed) for i in engine.due(later)}
+        (result,) = [r for r in engine.tick(later) if r.item.kind == "parked"]
+        assert result.execution is not None and result.execution.trigger == "retry"
+        assert result.execution.counts["read"] > 0  # it re-checked the records due then, not "nothing to do"
+    finally:
+        engine.close()
