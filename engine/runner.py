@@ -164,6 +164,9 @@ class Runner:
                     page, prepared = entry if type(entry) is tuple else (entry, None)
                     if page is None:
                         continue
+                    if fd.writes_to_store and self._mode(integ) != "live":  # it went back to test mode meanwhile
+                        status, message = "interrupted", self._test_mode_reason(integ)
+                        break
                     refetch = page.cursor == _RETRY
                     result = pipe.finish(prepared if prepared is not None else pipe.prepare(page.records),
                                          cursor=None if refetch else page.cursor, save_cursor=fd.incremental,

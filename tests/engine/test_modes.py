@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -87,3 +88,28 @@ def test_go_live_without_force_needs_the_stock_import_and_a_clean_check(engine: 
     live = engine.go_live("shop")
     assert (live.mode, live.switched, live.forced, live.failed) == ("live", True, False, [])
     assert engine.run("export_stock", "shop").status == "success"
+
+
+def test_going_back_to_test_mode_stops_an_outbound_run_after_the_page_in_hand(
+        tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    shops = {"shop": {"settings": {"products": 10}, "feeds": {"export_stock": {"params": {"page_size": 4}}}}}
+    eng = memstore.build(memstore.config(db_url, tmp_path / "data", shops))
+    try:
+        eng.run("import_products", "shop")
+        eng.run("import_stock", "shop")
+        eng.go_live("shop", force=True)
+        original, writes = memstore.MemStore.write, []
+
+        def write(self: Any, resource: str, records: Any, *, ctx: Any) -> Any:
+            writes.append(len(records))
+            out = original(self, resource, records, ctx=ctx)
+            if len(writes) == 1:
+                eng.go_test("shop", reason="stop everything")  # a person pulls the plug mid-run
+            return out
+
+        monkeypatch.setattr(memstore.MemStore, "write", write)
+        info = eng.run("export_stock", "shop")
+        assert writes == [4]  # the page in hand, then nothing more reached the store
+        assert info.status == "interrupted" and "test mode" in (info.message or "")
+    finally:
+        eng.close()
