@@ -13,7 +13,7 @@ import dataclasses
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +34,22 @@ _SIDES = {"inbound": ("store", "hub"), "outbound": ("hub", "store")}
 _VERBS = {"read": "read", "write": "written", "fetch": "fetched"}
 
 
+#: The longest duration a setting may give (a parked record kept ten years is kept for good).
+MAX_DURATION = timedelta(days=3650)
+_CRON_PROBE = datetime(2000, 1, 1)
+
+
 def parse_duration(value: Any) -> timedelta | None:
-    """``30d`` / ``12h`` / ``15m`` / ``90s`` or whole seconds as a timedelta; None if not valid."""
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return timedelta(seconds=value)
-    m = _DURATION.match(value) if isinstance(value, str) else None
-    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))}) if m else None
+    """``30d`` / ``12h`` / ``15m`` / ``90s`` or whole seconds as a timedelta; None if not valid or over ten years."""
+    try:
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            found = timedelta(seconds=value)
+        else:
+            m = _DURATION.match(value) if isinstance(value, str) else None
+            found = timedelta(**{_UNITS[m.group(2)]: int(m.group(1))}) if m else None
+    except OverflowError:
+        return None
+    return found if found is None or found <= MAX_DURATION else None
 
 
 def cron_problem(expression: str) -> str | None:
@@ -49,9 +59,9 @@ def cron_problem(expression: str) -> str | None:
         return (f"it has {len(fields)} field(s); write 5 (minute hour day-of-month month day-of-week) "
                 f"or 6 (the same plus seconds)")
     try:
-        croniter(expression)
+        croniter(expression, _CRON_PROBE).get_next(datetime)  # a day that never comes (30 Feb) fails here
     except Exception as exc:  # croniter's errors have no common public base
-        return str(exc)
+        return f"it never falls due ({exc})" if "date" in type(exc).__name__.lower() else str(exc)
     return None
 
 
@@ -76,9 +86,15 @@ def retry_policy(data: Mapping[str, Any]) -> RetryPolicy:
 
 
 def check_retry(retry: Any, marks: Marks, base: JsonPath, errors: list[ConfigError]) -> None:
-    """Check a ``retry`` mapping's cron (its duration is checked by the schema)."""
+    """Check a ``retry`` mapping's cron, and that its duration (its form is the schema's) is not beyond reach."""
     if isinstance(retry, Mapping):
         check_cron(retry.get("schedule"), marks, (*base, "schedule"), errors)
+        value = retry.get("expire_after")
+        if isinstance(value, (str, int)) and not isinstance(value, bool) and parse_duration(value) is None \
+                and (isinstance(value, int) or _DURATION.match(value)):
+            path = (*base, "expire_after")
+            errors.append(marks.error(path, f"{dotted(path)} {value!r} is longer than "
+                                            f"{MAX_DURATION.days} days; give at most {MAX_DURATION.days}d"))
 
 
 @dataclass(frozen=True)
