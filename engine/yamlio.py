@@ -142,10 +142,24 @@ def _pos(node: yaml.Node) -> Position:
     return node.start_mark.line + 1, node.start_mark.column + 1
 
 
-def _build(loader: yaml.SafeLoader, node: yaml.Node, path: JsonPath, doc: YamlDoc) -> Any:
+#: Values one file may hold once its aliases are expanded (a few aliases of aliases can make billions).
+MAX_VALUES = 200_000
+
+
+def _build(loader: yaml.SafeLoader, node: yaml.Node, path: JsonPath, doc: YamlDoc,
+           within: tuple[int, ...] = ()) -> Any:
     import yaml
 
     doc.marks.values[path] = _pos(node)
+    if len(doc.marks.values) > MAX_VALUES:
+        raise ConfigError(f"more than {MAX_VALUES:,} values once its aliases (*name) are expanded; "
+                          f"a configuration file this large is a mistake", file=doc.marks.file,
+                          line=_pos(node)[0], col=_pos(node)[1], path=dotted(path) or None)
+    if isinstance(node, yaml.CollectionNode):
+        if id(node) in within:
+            raise ConfigError("an alias (*name) refers to a value that contains it; it would never end",
+                              file=doc.marks.file, line=_pos(node)[0], col=_pos(node)[1], path=dotted(path) or None)
+        within = (*within, id(node))
     if isinstance(node, yaml.MappingNode):
         own = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
         loader.flatten_mapping(node)  # resolves ``<<: *anchor`` merge keys; merged pairs come first
@@ -164,10 +178,10 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, path: JsonPath, doc: YamlDo
             if i >= merged:
                 written.add(key)  # a key written here may override a merged one, not another written one
             doc.marks.keys[sub] = _pos(key_node)
-            out[key] = _build(loader, value_node, sub, doc)
+            out[key] = _build(loader, value_node, sub, doc, within)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_build(loader, item, (*path, i), doc) for i, item in enumerate(node.value)]
+        return [_build(loader, item, (*path, i), doc, within) for i, item in enumerate(node.value)]
     return loader.construct_object(node)
 
 
