@@ -30,8 +30,8 @@ def feeds_cmd(ctx: click.Context, integration: str | None, as_json: bool) -> Non
                 "integration": name, "feed": feed.name, "direction": feed.direction,
                 "source": f"{feed.source.side}.{feed.source.resource}",
                 "target": f"{feed.target.side}.{feed.target.resource}", "schedule": feed.schedule,
-                "recheck": feed.retry.schedule if feed.rules and any(r.severity == "retry" for r in feed.rules.rules)
-                else None,
+                # any feed can park a record (a store's 429/5xx for it, or a retry rule): its re-check schedule
+                "recheck": feed.retry.schedule,
                 "enabled": feed.enabled, "run_once": feed.run_once, "description": feed.description,
                 "last_status": st.last_status if st else None,
                 "last_finished_at": st.last_finished_at.isoformat() if st and st.last_finished_at else None,

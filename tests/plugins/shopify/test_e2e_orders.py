@@ -221,3 +221,19 @@ def test_an_order_that_rang_the_bell_and_was_then_cancelled_stops_ringing(engine
 
     run(engine, "import_new_orders", "success", "partial")  # re-reads what the window still holds
     assert set(order_bell(engine)) == want["bell"] - {key}  # and the bell stays quiet
+
+
+def test_feeds_lists_each_feed_with_its_schedule_and_the_recheck_of_what_it_parks(engine: Engine) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from engine.cli import cli
+
+    result = CliRunner().invoke(cli, ["feeds", "--integration", SHOP, "--json"], obj={"engine": engine})
+    assert result.exit_code == 0, result.output
+    feeds = {f["feed"]: f for f in json.loads(result.output)["feeds"]}
+    assert feeds["import_new_orders"]["schedule"] == "*/10 * * * *"
+    # parked by a rule (unpaid orders) or by the store (a 429/5xx for one record): re-checked hourly either way
+    assert feeds["import_new_orders"]["recheck"] == feeds["export_stock_levels"]["recheck"] == "0 * * * *"
+    assert feeds["import_stock_levels"]["run_once"] is True
