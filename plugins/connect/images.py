@@ -63,14 +63,18 @@ def download(client: httpx.Client, url: str, data_dir: Path, integration: str) -
                                   severity=Severity.ERROR)
             fd, tmp = tempfile.mkstemp(dir=folder, prefix=".download-")
             try:
+                head = b""
                 with os.fdopen(fd, "wb") as out:
                     for chunk in response.iter_bytes():
                         size += len(chunk)
                         if size > MAX_BYTES:
                             raise RecordError(f"image {url} is larger than {MAX_BYTES // (1024 * 1024)} MiB",
                                               field="url")
+                        if len(head) < _SNIFF:
+                            head += chunk[:_SNIFF - len(head)]
                         digest.update(chunk)
                         out.write(chunk)
+                _check_body(head, content_type, url)
                 sha = digest.hexdigest()
                 ext = mimetypes.guess_extension(content_type) if content_type else None
                 ext = ext or Path(httpx.URL(url).path).suffix[:10] or ".bin"
@@ -84,10 +88,35 @@ def download(client: httpx.Client, url: str, data_dir: Path, integration: str) -
         raise TransientError(f"timed out downloading image {url}: {exc}", url=url) from exc
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
         raise RecordError(f"image URL {url!r} cannot be downloaded: {exc}", field="url") from exc
+    except httpx.TooManyRedirects as exc:
+        raise RecordError(f"image URL {url!r} redirects too many times (a loop?): {exc}", field="url") from exc
+    except httpx.DecodingError as exc:  # a compressed body cut or garbled on the way: try again later
+        raise TransientError(f"image {url} came back undecodable: {exc}", url=url) from exc
     except httpx.TransportError as exc:
         raise TransientError(f"network failure downloading image {url}: {exc}", url=url) from exc
     return {"path": target.relative_to(data_dir).as_posix(), "sha256": sha,
             "content_type": content_type or None, "bytes": size}
+
+
+_SNIFF = 64  # leading bytes looked at to tell an image from a page
+#: How image files begin (PNG, JPEG, GIF, WebP, BMP, TIFF, ICO, AVIF/HEIC, JPEG XL).
+_SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*",
+               b"\x00\x00\x01\x00", b"\xff\x0a", b"\x00\x00\x00\x0cJXL ")
+
+
+def _check_body(head: bytes, content_type: str, url: str) -> None:
+    """Refuse an empty body, and one that is not an image whatever its Content-Type says (a login page)."""
+    if not head:
+        raise RecordError(f"image {url} came back empty", field="url", severity=Severity.ERROR)
+    if head.startswith(_SIGNATURES) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP") or head[4:8] == b"ftyp":
+        return
+    text = head.lstrip().lower()
+    if content_type == "image/svg+xml" and text.startswith((b"<svg", b"<?xml", b"<!--")):
+        return
+    if content_type.startswith("image/") and not text.startswith((b"<", b"{")):
+        return  # a format this list does not know, said to be an image and not looking like markup: trusted
+    shown = head[:24].decode("latin-1").encode("unicode_escape").decode("ascii")
+    raise RecordError(f"image {url} is not an image (it begins {shown!r})", field="url", severity=Severity.ERROR)
 
 
 def _check(response: httpx.Response, url: str) -> None:

@@ -41,12 +41,22 @@ class ImageServer:
     def __init__(self) -> None:
         self.hits: Counter[str] = Counter()
         self.release = threading.Event()
+        #: Extra answers a test sets: path -> (status, headers, body).
+        self.routes: dict[str, tuple[int, dict[str, str], bytes]] = {}
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 server.hits[self.path] += 1
-                if self.path in ("/a.png", "/b.png"):
+                if self.path in server.routes:
+                    status, headers, body = server.routes[self.path]
+                    self.send_response(status)
+                    for name, value in headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                elif self.path in ("/a.png", "/b.png"):
                     self._send(200, "image/png", PNG)
                 elif self.path == "/moved":
                     self.send_response(302)
@@ -157,3 +167,38 @@ def test_read_and_fetch_images(server: ImageServer, write: Any, read: Any, hub: 
         ("A-1", server.url("/a.png"), 1, "image/png")]
     (found,) = hub.fetch("product_images", [server.url("/a.png")], ctx=RunContext(integration="shop"))
     assert found["sha256"] == hashlib.sha256(PNG).hexdigest()
+
+
+@pytest.mark.parametrize(("answer", "message", "severity"), [
+    ((302, {"Location": "/loop"}, b""), "redirects too many times", Severity.ERROR),
+    ((200, {"Content-Type": "image/png", "Content-Encoding": "gzip"}, b"not gzip at all"), "undecodable",
+     Severity.RETRY),
+    ((200, {"Content-Type": "application/octet-stream"}, b"<html>login</html>"), "is not an image",
+     Severity.ERROR),
+    ((200, {}, b"<html>login</html>"), "is not an image", Severity.ERROR),
+    ((200, {"Content-Type": "image/png"}, b"  <!doctype html><html>"), "is not an image", Severity.ERROR),
+    ((200, {"Content-Type": "image/png"}, b""), "came back empty", Severity.ERROR),
+    ((204, {}, b""), "came back empty", Severity.ERROR),
+])
+def test_what_is_not_an_image_fails_alone_and_leaves_nothing(server: ImageServer, write: Any, sessions: Any,
+                                                             data_dir: Path, answer: Any, message: str,
+                                                             severity: Severity) -> None:
+    server.routes["/loop"] = answer
+    bad, good = server.url("/loop"), server.url("/a.png")
+    outcomes = write("product_images", [{"sku": "A-1", "url": bad}, {"sku": "A-1", "url": good}])
+    assert [o.action for o in outcomes] == ["error", "created"]
+    assert message in str(outcomes[0].error) and outcomes[0].error.severity == severity  # type: ignore[union-attr]
+    with sessions() as s:
+        assert s.scalars(select(Image.url)).all() == [good]
+    assert list(data_dir.rglob(".download-*")) == []
+    assert len([f for f in (data_dir / "images").rglob("*") if f.is_file()]) == 1
+
+
+def test_formats_are_told_by_their_first_bytes(server: ImageServer, write: Any) -> None:
+    bodies = {"/j": (b"\xff\xd8\xff\xe0" + b"0" * 20, "application/octet-stream"),
+              "/g": (b"GIF89a" + b"0" * 20, ""), "/w": (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "image/webp"),
+              "/s": (b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>', "image/svg+xml")}
+    for path, (body, kind) in bodies.items():
+        server.routes[path] = (200, {"Content-Type": kind} if kind else {}, body)
+    outcomes = write("product_images", [{"sku": "A-1", "url": server.url(p)} for p in bodies])
+    assert [o.action for o in outcomes] == ["created"] * 4, [o.error for o in outcomes]
