@@ -188,7 +188,7 @@ class Pipeline:
         if self.label is not None:
             try:
                 value = self.label(raw)
-                label = None if value is None else str(value)
+                label = None if value is None else str(value).replace("\x00", "\\0")  # stored as the record's name
             except Exception:  # a label is decoration; never fail a record on it
                 label = None
         return _Item(key="" if key is None else str(key), label=label)

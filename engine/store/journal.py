@@ -68,10 +68,16 @@ def save_counts(session: Session, execution_id: int, counts: dict[str, int]) -> 
 # -- events and the bell -------------------------------------------------------------------------
 
 
+def printable(text: str | None) -> str | None:
+    """``text`` with NUL characters written as ``\\0``: a store's bad value quoted in a message must still store."""
+    return text.replace("\x00", "\\0") if text and "\x00" in text else text
+
+
 def add_events(session: Session, events: Sequence[dict[str, Any]]) -> None:
     """Insert event rows (dicts with Event's columns)."""
     if events:
-        session.execute(Event.__table__.insert(), list(events))
+        session.execute(Event.__table__.insert(), [
+            {**e, "message": printable(e["message"]), "record_key": printable(e.get("record_key"))} for e in events])
 
 
 def cause_of(integration: str, feed: str, record_key: str | None, kind: str) -> str:
@@ -92,6 +98,8 @@ def ring(session: Session, *, integration: str, feed: str, record_key: str | Non
     Returns:
         The row, and whether it is news (new, or re-opened) that observers should hear of.
     """
+    record_key, record_label = printable(record_key), printable(record_label)
+    message, hint = printable(message) or "", printable(hint)
     cause = cause_of(integration, feed, record_key, kind)
     row = session.scalars(select(Notification).where(Notification.cause == cause)).one_or_none()
     news = True

@@ -31,6 +31,7 @@ PRODUCT_SUPPLIERS = Target(ProductSupplier.__table__, "external_id",
                            scope=("integration",), created_at=False)
 _LINK_FIELDS = ("sku", "external_id", "remote")
 _DECIMAL = coerce.DECIMAL.match  # prices already in canonical form pass as they are
+_MONEY, _NUL, _INF = coerce.MONEY_LENGTH, coerce.NUL, float("inf")
 
 
 def product_values(record: dict[str, Any]) -> dict[str, Any]:
@@ -39,19 +40,22 @@ def product_values(record: dict[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     if "name" in record:
         v = record["name"]
-        values["name"] = v if type(v) is str or v is None else coerce.text(v, "name")
+        values["name"] = v if (type(v) is str and _NUL not in v) or v is None else coerce.text(v, "name")
     if "barcode" in record:
         v = record["barcode"]
-        values["barcode"] = v if v is None or (type(v) is str and len(v) <= 100) else coerce.text(v, "barcode", 100)
+        values["barcode"] = (v if v is None or (type(v) is str and len(v) <= 100 and _NUL not in v)
+                             else coerce.text(v, "barcode", 100))
     if "weight_grams" in record:
         v = record["weight_grams"]
-        values["weight_grams"] = v if type(v) is float or v is None else coerce.number(v, "weight_grams")
+        values["weight_grams"] = v if (type(v) is float and -_INF < v < _INF) or v is None else coerce.number(
+            v, "weight_grams")
     if "price" in record:
         v = record["price"]
-        values["price"] = v if type(v) is str and _DECIMAL(v) else coerce.decimal_text(v, "price")
+        values["price"] = v if type(v) is str and len(v) <= _MONEY and _DECIMAL(v) else coerce.decimal_text(v, "price")
     if "status" in record:
         v = record["status"]
-        values["status"] = v if v is None or (type(v) is str and len(v) <= 40) else coerce.text(v, "status", 40)
+        values["status"] = (v if v is None or (type(v) is str and len(v) <= 40 and _NUL not in v)
+                            else coerce.text(v, "status", 40))
     if "attributes" in record:
         v = record["attributes"]
         values["attributes"] = v if v is None or type(v) is dict else coerce.obj(v, "attributes")
@@ -66,7 +70,8 @@ def link_values(record: dict[str, Any]) -> dict[str, Any] | None:
     values: dict[str, Any] = {}
     if has_id:
         v = record["external_id"]
-        values["external_id"] = v if type(v) is str and len(v) <= 255 else coerce.text(v, "external_id", 255)
+        values["external_id"] = (v if type(v) is str and len(v) <= 255 and _NUL not in v
+                                 else coerce.text(v, "external_id", 255))
     if has_remote:
         v = record["remote"]
         values["data"] = v if type(v) is dict else coerce.obj(v, "remote")
@@ -102,7 +107,7 @@ def write_products(session: Session, records: Sequence[dict[str, Any]], ctx: Run
     for i, record in enumerate(records):
         try:
             sku = record.get("sku")
-            if type(sku) is not str or not sku or len(sku) > KEY:
+            if type(sku) is not str or not sku or len(sku) > KEY or _NUL in sku:
                 sku = coerce.key(sku, "sku")
             add((i, sku, product_values(record), link_values(record)))
         except RecordError as exc:

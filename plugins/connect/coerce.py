@@ -6,6 +6,7 @@ naming the field and the bad value, so one bad record fails alone.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -15,13 +16,23 @@ from engine.errors import RecordError
 
 DECIMAL = re.compile(r"^-?\d+\.\d\d\d*$")  # canonical money text: decimal_text keeps it as is
 _CENT = Decimal("0.01")
+MONEY_LENGTH = 40  # characters of a money amount's text (the hub's price and total columns)
+NUL = "\x00"  # no database column stores it (PostgreSQL refuses it; SQLite would keep it): refused everywhere
+
+
+def no_nul(value: str, field: str) -> str:
+    """``value``, unless it holds a NUL character."""
+    if NUL in value:
+        raise RecordError(f"{field} {value[:40]!r} contains a NUL character (\\0), which cannot be stored",
+                          field=field)
+    return value
 
 
 def key(value: Any, field: str, limit: int = 255) -> str:
     """A required identifier (SKU, external id): a non-empty string, numbers accepted."""
     if isinstance(value, str):
         if value and len(value) <= limit:
-            return value
+            return no_nul(value, field)
     elif isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     if value is None or value == "":
@@ -33,7 +44,7 @@ def key(value: Any, field: str, limit: int = 255) -> str:
 
 
 def text(value: Any, field: str, limit: int | None = None) -> str | None:
-    """An optional string; numbers become their text, over-long or structured values are refused."""
+    """An optional string; numbers become their text, over-long or structured values and NULs are refused."""
     if value is None:
         return None
     if not isinstance(value, str):
@@ -43,14 +54,14 @@ def text(value: Any, field: str, limit: int | None = None) -> str | None:
     if limit is not None and len(value) > limit:
         raise RecordError(f"{field} {value[:40]!r}... is {len(value)} characters long; at most {limit} fit",
                           field=field)
-    return value
+    return no_nul(value, field)
 
 
 def decimal_text(value: Any, field: str) -> str | None:
     """A money amount as canonical text with at least two decimals (``19.9`` -> ``"19.90"``)."""
     if value is None or value == "":
         return None
-    if isinstance(value, str) and DECIMAL.match(value):
+    if isinstance(value, str) and len(value) <= MONEY_LENGTH and DECIMAL.match(value):
         return value
     if isinstance(value, bool):
         raise RecordError(f"{field} must be a number, got {value!r}", field=field)
@@ -60,9 +71,16 @@ def decimal_text(value: Any, field: str) -> str | None:
         raise RecordError(f"{field} {value!r} is not a number", field=field) from None
     if not number.is_finite():
         raise RecordError(f"{field} {value!r} is not a finite number", field=field)
-    if number.as_tuple().exponent >= -2:  # type: ignore[operator]
-        number = number.quantize(_CENT)
-    return format(number, "f")
+    try:
+        if number.as_tuple().exponent >= -2:  # type: ignore[operator]
+            number = number.quantize(_CENT)
+    except InvalidOperation:  # more digits than a decimal context holds (1e50)
+        raise RecordError(f"{field} {value!r} is too large for an amount", field=field) from None
+    out = format(number, "f")
+    if len(out) > MONEY_LENGTH:
+        raise RecordError(f"{field} {value!r} is {len(out)} characters as an amount; at most {MONEY_LENGTH} fit",
+                          field=field)
+    return out
 
 
 def integer(value: Any, field: str, *, required: bool = False, minimum: int | None = None) -> int | None:
@@ -90,12 +108,15 @@ def number(value: Any, field: str) -> float | None:
     """An optional decimal number stored as a float (weights)."""
     if value is None or value == "":
         return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
     try:
-        return float(value)
-    except (TypeError, ValueError):
+        if isinstance(value, bool):
+            raise TypeError(field)
+        found = float(value)
+    except (TypeError, ValueError, OverflowError):
         raise RecordError(f"{field} {value!r} is not a number", field=field) from None
+    if not math.isfinite(found):
+        raise RecordError(f"{field} {value!r} is not a finite number", field=field)
+    return found
 
 
 def flag(value: Any, field: str) -> bool:

@@ -237,3 +237,15 @@ def test_feeds_lists_each_feed_with_its_schedule_and_the_recheck_of_what_it_park
     # parked by a rule (unpaid orders) or by the store (a 429/5xx for one record): re-checked hourly either way
     assert feeds["import_new_orders"]["recheck"] == feeds["export_stock_levels"]["recheck"] == "0 * * * *"
     assert feeds["import_stock_levels"]["run_once"] is True
+
+
+def test_an_order_with_a_value_no_database_can_hold_fails_alone(engine: Engine, sb: ShopifySandbox,
+                                                                shop: ShopApi) -> None:
+    good = sb.add_order(financial_status="paid", shipping_code="Standard")
+    bad = sb.add_order(financial_status="paid", shipping_code="Standard", email="a\u0000b@example.com")
+    info = run(engine, "import_new_orders", "partial")
+    assert hubapi.get_order(engine, str(good["id"]), integration=SHOP) is not None
+    assert hubapi.get_order(engine, str(bad["id"]), integration=SHOP) is None
+    (note,) = order_bell(engine)[str(bad["id"])]
+    assert "email" in note.message and "NUL character" in note.message
+    assert info.counts["errors"] >= 1

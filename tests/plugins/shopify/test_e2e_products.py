@@ -173,3 +173,27 @@ def test_a_sku_two_store_variants_carry_changes_nothing_until_one_is_fixed(engin
     assert again.counts["errors"] == 0
     assert by_sku(hub_products(engine))[va["sku"]]["name"].startswith("Touched again")
     assert [n for n in engine.notifications(integration=SHOP) if n.feed == "update_products"] == []
+
+
+def test_values_no_database_can_hold_fail_their_record_alone(engine: Engine, sb: ShopifySandbox,
+                                                              shop: ShopApi) -> None:
+    products = shop.products()
+    bad = {products[0]["id"]: {"title": "Bad\u0000Title"}, products[1]["id"]: {"variants": {"price": "1e50"}},
+           products[2]["id"]: {"variants": {"price": "1" * 45 + ".00"}},
+           products[3]["id"]: {"variants": {"grams": "inf"}}}
+    for pid, change in bad.items():
+        product = next(p for p in products if p["id"] == pid)
+        variants = {v["id"]: change["variants"] for v in product["variants"]} if "variants" in change else None
+        sb.edit_product(pid, variants=variants, **{k: v for k, v in change.items() if k != "variants"})
+
+    info = run(engine, "import_new_products", "partial")
+
+    wrong = sum(len(p["variants"]) for p in products if p["id"] in bad)
+    assert info.counts["errors"] == len(bad)  # one per store record
+    assert info.counts["created"] == sum(len(p["variants"]) for p in products) - wrong  # the rest landed
+    messages = " ".join(n.message for n in engine.notifications(integration=SHOP, limit=1000))
+    for field in ("name", "price", "weight_grams"):
+        assert f"{field} " in messages
+    assert "NUL character" in messages and "too large for an amount" in messages and "finite" in messages
+    hub = by_sku(hub_products(engine))
+    assert not any(v["sku"] in hub for p in products if p["id"] in bad for v in p["variants"])
