@@ -27,7 +27,7 @@ def _sandbox_main(argv: Sequence[str]) -> int:
     from plugins.shopify.sandbox import main
 
     try:
-        return main(list(argv))
+        return main(list(argv), prog="connect-engine sandbox shopify")
     except SystemExit as exc:  # --help, or a usage error from argparse
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
 

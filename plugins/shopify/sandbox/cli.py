@@ -44,9 +44,9 @@ def serve_forever(*, stop: threading.Event | None = None, warm: bool = False, an
             signal.signal(sig, handler)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Return the command-line parser."""
-    ap = argparse.ArgumentParser(prog="python -m plugins.shopify.sandbox",
+def build_parser(prog: str = "python -m plugins.shopify.sandbox") -> argparse.ArgumentParser:
+    """Return the command-line parser (``prog``: how usage lines name the command)."""
+    ap = argparse.ArgumentParser(prog=prog,
                                  description="Serve a fake Shopify Admin REST API on loopback.")
     ap.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     ap.add_argument("--port", type=int, default=0, help="port; 0 picks a free one (default)")
@@ -60,9 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "python -m plugins.shopify.sandbox") -> int:
     """Parse ``argv`` and serve until SIGTERM / SIGINT; return the exit code (0)."""
-    args = build_parser().parse_args(argv)
+    args = build_parser(prog).parse_args(argv)
     try:
         serve_forever(host=args.host, port=args.port, products=args.products, orders=args.orders,
                       seed=args.seed, token=args.token, rate_limit=not args.no_rate_limit,

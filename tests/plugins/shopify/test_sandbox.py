@@ -510,3 +510,10 @@ def test_versions_it_no_longer_supports_fall_forward_and_say_so(sb: ShopifySandb
     assert old.status_code == 200 and old.headers["X-Shopify-API-Version"] == "2024-01"
     scopes = httpx.get(f"{sb.url}/admin/oauth/access_scopes.json", headers={"X-Shopify-Access-Token": TOKEN})
     assert "X-Shopify-API-Version" not in scopes.headers  # not a versioned endpoint
+
+
+def test_the_command_line_names_itself_as_it_is_called(capsys: pytest.CaptureFixture[str]) -> None:
+    import plugins.shopify
+
+    assert plugins.shopify._sandbox_main(["--help"]) == 0
+    assert capsys.readouterr().out.startswith("usage: connect-engine sandbox shopify ")
