@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from engine.connector import RunContext
+from engine.store.records import empty_counts
 
 if TYPE_CHECKING:
     from engine.pipeline import PageResult, Pipeline
@@ -40,7 +41,7 @@ def report(pipe: Pipeline) -> PageResult | None:
     hint = HINT.format(source=source, target=target)
     ctx = RunContext(integration=run.integration.name, feed=feed.name, mode=run.mode, params=feed.target.params,
                      log=run.log)
-    counts = dict.fromkeys(("read", "created", "updated", "unchanged", "info", "parked", "errors"), 0)
+    counts = empty_counts()
     page = Prepared(counts, [], [], [], [], [])
     missing: set[str] = set()
     for part in run.target.read(feed.target.resource, cursor=None, ctx=ctx):

@@ -110,7 +110,7 @@ class Pipeline:
     def prepare(self, records: Sequence[dict[str, Any]]) -> Prepared:
         """Rules and mapping of a page: no database, no target (it may run in the read-ahead process)."""
         run, feed = self.run, self.feed
-        counts = dict.fromkeys(("read", "created", "updated", "unchanged", "info", "parked", "errors"), 0)
+        counts = empty_counts()
         counts["read"] = len(records)
         page = Prepared(counts, [], [], [], [], [])
         events, parks, bells, items, keys = page.events, page.parks, page.bells, page.items, page.keys
@@ -188,7 +188,7 @@ class Pipeline:
         if self.label is not None:
             try:
                 value = self.label(raw)
-                label = None if value is None else str(value).replace("\x00", "\\0")  # stored as the record's name
+                label = None if value is None else journal.printable(str(value))  # stored as the record's name
             except Exception:  # a label is decoration; never fail a record on it
                 label = None
         return _Item(key="" if key is None else str(key), label=label)
