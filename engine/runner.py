@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from engine import checkmissing, readahead
+from engine.leasekeeper import LeaseKeeper
 from engine.connector import Page, RunContext
 from engine.errors import AuthError, EngineError, LockedError
 from engine.pipeline import Pipeline
@@ -132,9 +133,10 @@ class Runner:
                 self._state(s, integ.name, fd.name, last_started_at=now)
         counts, notes = empty_counts(), []
         cursor_after, status, message = cursor, "success", None
-        renew_at = now + lease / 3
         reader: Generator[tuple[Page, Any], None, None] | None = None
+        keeper = LeaseKeeper(eng.sessions, integ.name, fd.name, holder=holder, lease=lease, clock=eng.clock)
         try:
+            keeper.start()
             source = eng.connector_for(integ, fd.source.side)
             target = eng.connector_for(integ, fd.target.side)
             with source, target:
@@ -167,6 +169,7 @@ class Runner:
                     if fd.writes_to_store and self._mode(integ) != "live":  # it went back to test mode meanwhile
                         status, message = "interrupted", self._test_mode_reason(integ)
                         break
+                    keeper.check()  # a lease lost while the page was read: another worker has the feed now
                     refetch = page.cursor == _RETRY
                     result = pipe.finish(prepared if prepared is not None else pipe.prepare(page.records),
                                          cursor=None if refetch else page.cursor, save_cursor=fd.incremental,
@@ -178,10 +181,6 @@ class Runner:
                         cursor_after = page.cursor
                     if progress:
                         progress(dict(counts), page.total)
-                    if eng.clock() >= renew_at:
-                        with eng.sessions.begin() as s:
-                            locks.renew(s, integ.name, fd.name, holder=holder, lease=lease, now=eng.clock())
-                        renew_at = eng.clock() + lease / 3
                     if stop is not None and stop.is_set():
                         status, message = "interrupted", "stopped on request after the page in hand was committed"
                         break
@@ -204,6 +203,7 @@ class Runner:
         finally:
             if reader is not None:
                 reader.close()  # stops and reaps the read-ahead process at once, whatever ended the run
+            keeper.stop()
         if status == "success" and counts["errors"]:
             status = "partial"
         if status in ("success", "partial") and message is None:

@@ -12,11 +12,12 @@ import json
 import os
 import signal
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from engine.app import Engine
 from engine.cli.common import EXIT_LOCKED
@@ -36,13 +37,18 @@ def started() -> Iterator[list[procs.Proc]]:
             proc.kill()
 
 
-def setup(tmp_path: Path, db_url: str) -> tuple[Path, Path]:
+def setup(tmp_path: Path, db_url: str, *, lease: int = 60) -> tuple[Path, Path]:
     gate = tmp_path / "gate"
     os.mkfifo(gate)
     settings = {"items": 12, "page_size": 5, "gate": str(gate), "gate_after": 1}
     config = opsstore.write_config(tmp_path, db_url, {"shop": {"settings": settings, "feeds": ONLY_ITEMS}},
-                                   scheduler={"lock_lease_seconds": 60})
+                                   scheduler={"lock_lease_seconds": lease})
     return config, gate
+
+
+def aware(moment: datetime) -> datetime:
+    """SQLite hands back naive UTC times."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def rows(config: Path) -> tuple[list[Execution], list[Lock], dict[str, int], Any]:
@@ -114,3 +120,44 @@ def test_serve_stops_on_sigterm_after_the_page_in_hand_and_resumes_next_time(tmp
     executions, _, written, _ = rows(config)
     assert executions[-1].counts["read"] == 2 and executions[-1].cursor_before == {"after": 10}
     assert written == {str(i): 1 for i in range(1, 13)}
+
+
+def test_a_run_keeps_its_lease_through_a_page_that_outlasts_it(tmp_path: Path, db_url: str,
+                                                                started: list[procs.Proc]) -> None:
+    config, gate = setup(tmp_path, db_url, lease=2)
+    first = procs.Proc(config, "--verbose", "run", "import_items", "--integration", "shop", "--json")
+    started.append(first)
+    first.wait_for("GATE shop 1")  # page 1 is committed; the run is stuck inside the store's read
+    # A renewal every third of the lease: the third comes once the lease it started with has run out.
+    first.wait_for("renewed the lease of shop/import_items", count=3)
+    [running], [lock], _, _ = rows(config)
+    assert running.status == "running" and lock.execution_id == running.id
+    assert aware(lock.lease_until) > aware(lock.acquired_at) + timedelta(seconds=2)
+
+    second = procs.run(config, "run", "import_items", "--integration", "shop", offset=0.3)
+    assert second.returncode == EXIT_LOCKED, second.stderr  # the first run's lease is alive: no takeover
+    assert f"execution {running.id}" in second.stderr
+
+    opsstore.open_gate(gate)
+    assert first.finish() == 0, first.output()
+    executions, held, written, state = rows(config)
+    assert [e.status for e in executions] == ["success"] and held == [] and state.last_status == "success"
+    assert written == {str(i): 1 for i in range(1, 13)}
+
+
+def test_a_run_whose_lease_was_taken_over_stops_before_its_next_page(tmp_path: Path, db_url: str,
+                                                                     started: list[procs.Proc]) -> None:
+    config, gate = setup(tmp_path, db_url, lease=2)
+    first = procs.Proc(config, "run", "import_items", "--integration", "shop", "--json")
+    started.append(first)
+    first.wait_for("GATE shop 1")
+    with Engine.from_config(config, plugins=[opsstore]) as engine, engine.sessions.begin() as s:
+        # What a worker does when the lease has run out (this process was frozen, say): it takes the feed.
+        s.execute(update(Lock).values(holder="elsewhere:1:takeover"))
+    first.wait_for("lost the lease of feed 'import_items'")
+    opsstore.open_gate(gate)  # page 2 arrives; it must not be written
+    assert first.finish() != 0
+    executions, [lock], written, _ = rows(config)
+    assert [e.status for e in executions] == ["failed"] and "lost the lease" in (executions[0].message or "")
+    assert lock.holder == "elsewhere:1:takeover"  # the finished run does not release what it no longer holds
+    assert written == {str(i): 1 for i in range(1, 6)}

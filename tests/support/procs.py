@@ -45,20 +45,21 @@ class Proc:
         self._sel.register(self.popen.stdout, selectors.EVENT_READ, "stdout")
         self._sel.register(self.popen.stderr, selectors.EVENT_READ, "stderr")
 
-    def wait_for(self, needle: str, timeout: float = WAIT) -> str:
-        """Block until a line containing ``needle`` arrives (on either stream); returns it."""
-        for line in self.lines:
-            if needle in line:
-                return line
+    def wait_for(self, needle: str, timeout: float = WAIT, *, count: int = 1) -> str:
+        """Block until ``count`` lines containing ``needle`` have arrived (on either stream); returns the last."""
+        seen = [line for line in self.lines if needle in line]
+        if len(seen) >= count:
+            return seen[count - 1]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self._sel.get_map():
                 break
             for key, _ in self._sel.select(timeout=deadline - time.monotonic()):
-                for line in self._read(key):
-                    if needle in line:
-                        return line
-        raise AssertionError(f"no line with {needle!r} within {timeout}s; got:\n" + "\n".join(self.lines))
+                seen += [line for line in self._read(key) if needle in line]
+                if len(seen) >= count:
+                    return seen[count - 1]
+        raise AssertionError(f"{len(seen)} of {count} line(s) with {needle!r} within {timeout}s; got:\n"
+                             + "\n".join(self.lines))
 
     def _read(self, key: selectors.SelectorKey) -> list[str]:
         chunk = os.read(key.fd, 65536)
