@@ -41,6 +41,7 @@ import signal
 import sys
 import threading
 import traceback
+import warnings
 from collections.abc import Callable, Generator, Iterator
 from multiprocessing.connection import Connection
 from typing import Any
@@ -108,7 +109,9 @@ def _forked(source: Iterator[Page | None], prepare: Callable[[list[dict[str, Any
             stream.flush()
     parent = os.getpid()
     try:
-        pid = os.fork()
+        with warnings.catch_warnings():  # Python 3.12+ warns of any other thread: ours is the lease keeper, held still
+            warnings.filterwarnings("ignore", r".*multi-threaded.*fork", DeprecationWarning)
+            pid = os.fork()
     except OSError as exc:  # no memory or process slot for a reader: read on in this process
         log.warning("read-ahead unavailable (%s); reading in this process", exc)
         for conn in (pages_in, pages_out, acks_in, acks_out):

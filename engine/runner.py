@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from engine import checkmissing, readahead
-from engine.leasekeeper import LeaseKeeper
 from engine.connector import Page, RunContext
 from engine.errors import AuthError, EngineError, LockedError
+from engine.leasekeeper import LeaseKeeper
 from engine.pipeline import Pipeline
 from engine.run_context import FeedRun
 from engine.store import journal, locks
