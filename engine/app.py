@@ -22,7 +22,7 @@ from engine.plugins import Hooks, build_manager
 from engine.runner import Progress, Runner
 from engine.secrets import Masker, install_log_filter, remove_log_filter
 from engine.store import journal, modes
-from engine.store.db import make_db
+from engine.store.db import discard, make_db
 from engine.store.models import Base, Event, Execution, Notification
 from engine.store.records import ExecutionInfo, NotificationInfo
 
@@ -103,7 +103,7 @@ class Engine:
 
     def close(self) -> None:
         """Release the database connections and this engine's log masking filter (once: closing again is a no-op)."""
-        self.db.dispose()
+        discard(self.db)
         if self._log_filter is not None:  # the filter is shared by engines with the same secrets, counted per engine
             remove_log_filter(self._log_filter)
             self._log_filter = None

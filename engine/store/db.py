@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+import weakref
 from typing import Any
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, make_url
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,10 +23,16 @@ def make_db(url: str, **kwargs: Any) -> tuple[SAEngine, sessionmaker[Session]]:
     """
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    scratch = None
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"timeout": 30})
+        if _in_memory(url):
+            scratch = _scratch_file()
+            url = f"sqlite:///{scratch}"
     kwargs.setdefault("json_serializer", jsontext.dumps)
     db = create_engine(url, **kwargs)
+    if scratch is not None:
+        _scratch[db] = weakref.finalize(db, _remove, scratch)
     if db.dialect.name == "sqlite":
         event.listen(db, "connect", _sqlite_pragmas)
         event.listen(db, "begin", _sqlite_begin_immediate)
@@ -44,3 +53,40 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 def _sqlite_begin_immediate(conn: Any) -> None:
     # Take the write lock at BEGIN so two processes never deadlock upgrading read locks.
     conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+# -- a database "in memory" ----------------------------------------------------------------------
+# SQLite's own in-memory database belongs to one connection, and so to one thread: every other
+# thread (serve's workers, a run's lease keeper, a host's threads) would see an empty database of
+# its own. ``sqlite://`` and ``sqlite:///:memory:`` are therefore a scratch file instead, private to
+# the engine and removed when it is disposed (``discard``) or collected: the same throwaway
+# database, shared by every connection as a file is.
+
+_scratch: weakref.WeakKeyDictionary[Any, weakref.finalize] = weakref.WeakKeyDictionary()
+
+
+def _in_memory(url: str) -> bool:
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+
+
+def _scratch_file() -> str:
+    fd, path = tempfile.mkstemp(prefix="connect-engine-", suffix=".db")
+    os.close(fd)
+    return path
+
+
+def _remove(path: str) -> None:
+    for name in (path, path + "-wal", path + "-shm", path + "-journal"):
+        try:
+            os.unlink(name)
+        except OSError:
+            pass
+
+
+def discard(db: SAEngine) -> None:
+    """Dispose of ``db``'s connections; an in-memory database's scratch file goes with them."""
+    db.dispose()
+    done = _scratch.pop(db, None)
+    if done is not None:
+        done()
