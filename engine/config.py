@@ -281,7 +281,27 @@ class _Loader:
             integ = self._integration(name, specs[name], cls, set_name, feed_sets[set_name], marks, res)
             if integ is not None:
                 out[name] = integ
+        for set_name, feeds in feed_sets.items():
+            users = [specs[n] for n, cls in classes.items() if (cls.feed_set or cls.name) == set_name]
+            self._check_optional_lookups(feeds, {m for spec in users for m in _section(spec, "maps")})
         return out
+
+    def _check_optional_lookups(self, feeds: Mapping[str, LoadedFeed], defined: set[str]) -> None:
+        """A lookup with a default whose map neither its file nor any integration defines: a typo, most likely."""
+        seen = set()
+        for loaded in feeds.values():
+            mapping = loaded.mapping
+            if mapping is None or mapping.file in seen:
+                continue
+            seen.add(mapping.file)
+            for map_name, where in mapping.optional_lookups:
+                if map_name not in mapping.maps and map_name not in defined:
+                    known = sorted({*mapping.maps, *defined})
+                    self.errors.append(mapping.marks.error(where, f"lookup {map_name!r}: no value map of that name "
+                                                                  f"under 'maps' in {mapping.file} nor in any "
+                                                                  f"integration's maps, so every value would be "
+                                                                  f"the default; maps defined: {one_of(known)}"
+                                                                  f"{did_you_mean(map_name, known)}"))
 
     def _connector(self, name: str, spec: Mapping[str, Any], marks: Marks, res: Resolution) -> type[Connector] | None:
         base: JsonPath = ("integrations", name)

@@ -102,6 +102,8 @@ class LoadedMapping:
         maps: Names of the value maps it defines.
         lookups: ``(map name, path of the lookup)`` of every field that looks a map up and has no
             ``default``: that map must exist in the file or in each integration using it.
+        optional_lookups: The same for lookups with a ``default`` (or ``unmapped``): their map may
+            be left out by some integrations, but not by the file and all of them.
     """
 
     file: str
@@ -111,6 +113,7 @@ class LoadedMapping:
     key: str | None = None
     maps: tuple[str, ...] = ()
     lookups: list[tuple[str, JsonPath]] = field(default_factory=list)
+    optional_lookups: list[tuple[str, JsonPath]] = field(default_factory=list)
 
     def with_maps(self, maps: Mapping[str, Mapping[str, Any]]) -> CompiledMapping | None:
         """The compiled mapping whose value maps are the file's, replaced by name by ``maps``."""
@@ -207,8 +210,9 @@ class MappingLoader:
                 errors.append(marks.error(p, f"{label}: {problem}", at_key=True))
             for key in ("path", "each"):
                 check_expression(self.compiler, spec.get(key), marks, (*p, key), f"{label} {key}", errors)
-            if isinstance(spec.get("lookup"), str) and "default" not in spec and "unmapped" not in spec:
-                loaded.lookups.append((spec["lookup"], (*p, "lookup")))
+            if isinstance(spec.get("lookup"), str):
+                optional = "default" in spec or "unmapped" in spec
+                (loaded.optional_lookups if optional else loaded.lookups).append((spec["lookup"], (*p, "lookup")))
             self._check_fields(spec.get("fields"), (*p, "fields"), marks, loaded, errors)
 
 
