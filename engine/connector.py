@@ -45,6 +45,11 @@ class Resource:
         fetch: Whether ``fetch`` re-reads records of it by key.
         write: Whether ``write`` accepts records of it.
         description: One line for ``connect-engine plugins``.
+        fields: Optional: every top-level field its records have (read, fetch and write).
+            When set, validation refuses a mapping into it that produces any other field
+            (a misspelt field would otherwise be dropped without a word).
+        needs: Optional: the fields ``write`` cannot do without; validation refuses a
+            mapping into it that does not produce them all.
     """
 
     name: str
@@ -53,6 +58,8 @@ class Resource:
     fetch: bool = False
     write: bool = False
     description: str = ""
+    fields: tuple[str, ...] | None = None
+    needs: tuple[str, ...] = ()
 
 
 @dataclass

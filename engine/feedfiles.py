@@ -166,7 +166,7 @@ def _load_feed(path: Path, feed_set: FeedSet, mappings: MappingLoader, compiler:
     found.extend(schema_errors(data, load_schema("feed"), marks, what="feed"))
     source = _check_endpoint(data, "source", "read", feed_set, marks, found)
     direction = data.get("direction")
-    _check_endpoint(data, "target", "fetch" if direction == "check" else "write", feed_set, marks, found)
+    target = _check_endpoint(data, "target", "fetch" if direction == "check" else "write", feed_set, marks, found)
     _check_sides(data, marks, found)
     check_cron(data.get("schedule"), marks, ("schedule",), found)
     check_retry(data.get("retry"), marks, ("retry",), found)
@@ -187,12 +187,36 @@ def _load_feed(path: Path, feed_set: FeedSet, mappings: MappingLoader, compiler:
                     found.append(marks.error((key, i), f"{key}: {name!r} is not a field mapping {mapping.file} "
                                                        f"produces ({one_of(mapping.fields)})"
                                                        f"{did_you_mean(name, mapping.fields)}"))
+    if mapping is not None and mapping.fields and target is not None:
+        _check_mapping_fits(data, mapping, target, direction, marks, found, errors)
     errors.extend(found)
     name = data.get("name")
     if not isinstance(name, str):
         return None
     feed = None if found else _build(data, file, source, mapping, compiler)
     return name, LoadedFeed(file=file, marks=marks, feed=feed, mapping=mapping)
+
+
+def _check_mapping_fits(data: Mapping[str, Any], mapping: LoadedMapping, target: Resource, direction: Any,
+                        marks: Marks, found: list[ConfigError], errors: list[ConfigError]) -> None:
+    """The mapping produces only fields the target resource has, and, for a feed that writes, those it needs."""
+    side = data["target"]["side"]
+    if target.fields is not None:
+        for name in mapping.fields:
+            if name in target.fields:
+                continue
+            problem = mapping.marks.error(("fields", name), f"field {name!r} is not a field of {side} resource "
+                                                            f"{target.name!r}, which would drop it; its fields: "
+                                                            f"{one_of(target.fields)}"
+                                                            f"{did_you_mean(name, target.fields)}", at_key=True)
+            if not any(str(e) == str(problem) for e in (*errors, *found)):  # a mapping shared by several feeds
+                found.append(problem)
+    if direction != "check":
+        missing = [n for n in target.needs if n not in mapping.fields]
+        if missing:
+            found.append(marks.error(("mapping",), f"mapping {mapping.file} does not produce "
+                                                   f"{', '.join(map(repr, missing))}, which the {side} resource "
+                                                   f"{target.name!r} needs to write a record"))
 
 
 def _check_sides(data: Mapping[str, Any], marks: Marks, errors: list[ConfigError]) -> None:

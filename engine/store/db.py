@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import weakref
@@ -78,10 +79,8 @@ def _scratch_file() -> str:
 
 def _remove(path: str) -> None:
     for name in (path, path + "-wal", path + "-shm", path + "-journal"):
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(name)
-        except OSError:
-            pass
 
 
 def discard(db: SAEngine) -> None:

@@ -39,7 +39,9 @@ class HubConnector(Connector):
 
     name = "testhub"
     resources = {
-        "orders": Resource("orders", key="number", read=True, fetch=True, write=True),
+        "orders": Resource("orders", key="number", read=True, fetch=True, write=True,
+                           fields=("number", "email", "status", "carrier", "lines", "source"),
+                           needs=("number", "status")),
         "products": Resource("products", key="sku", read=True, fetch=True, write=True),
         "stock": Resource("stock", key="sku", read=True, fetch=True, write=True),
         "shipments": Resource("shipments", key="id", read=True),
