@@ -67,6 +67,17 @@ class IntegrationDef:
     line: int = 0
     feed_set: str = ""
 
+    def baseline(self, feed: FeedDef) -> list[FeedDef]:
+        """The enabled run-once feeds that fill what check feed ``feed`` compares against.
+
+        Stock is imported once (``import_stock_levels``) and the hub owns it afterwards: a
+        stock check before that import would report every SKU. A check waits for them.
+        """
+        if feed.direction != "check":
+            return []
+        return [f for f in self.feeds.values() if f.enabled and f.run_once and f.direction == "inbound"
+                and (f.target.side, f.target.resource) == (feed.target.side, feed.target.resource)]
+
 
 @dataclass(frozen=True)
 class EngineConfig:

@@ -102,6 +102,14 @@ class Runner:
             if state is not None and state.once_done_at is not None:
                 return (f"feed {fd.name!r} runs once and already ran at {state.once_done_at:%Y-%m-%d %H:%M} UTC "
                         "(run it again with --force)")
+        if fd.direction == "check" and not force:
+            with self.engine.sessions() as s:
+                pending = [b.name for b in integ.baseline(fd)
+                           if (st := s.get(FeedState, (integ.name, b.name))) is None or st.once_done_at is None]
+            if pending:
+                return (f"feed {fd.name!r} compares against the {fd.target.side}'s {fd.target.resource}, which "
+                        f"{' and '.join(map(repr, pending))} imports once and has not yet: until then every record "
+                        f"would differ (run {pending[0]} first, or this feed with --force)")
         return None
 
     def _skipped(self, integ: IntegrationDef, fd: FeedDef, trigger: str, reason: str) -> ExecutionInfo:

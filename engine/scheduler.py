@@ -181,7 +181,9 @@ class Scheduler:
         """Every feed run and parked re-check due at ``now`` (default: the engine's clock), oldest first.
 
         Disabled feeds, run-once feeds that already ran, and outbound feeds of
-        integrations in test mode (the core would refuse them) are never due.
+        integrations in test mode (the core would refuse them) are never due; a check
+        feed is not due before the one-time import it compares against has run
+        (``IntegrationDef.baseline``).
         """
         eng = self.engine
         now = now or eng.clock()
@@ -204,6 +206,8 @@ class Scheduler:
                 state = states.get((integ.name, fd.name))
                 if fd.run_once and state is not None and state[3]:
                     continue
+                if any(not _once_done(states.get((integ.name, b.name))) for b in integ.baseline(fd)):
+                    continue  # a check waits for the one-time import of what it compares against
                 try:
                     slot = self.slots.latest(fd.schedule, now)
                 except ValueError as exc:
@@ -323,6 +327,10 @@ _STATE = select(
     FeedState.last_status,
     FeedState.once_done_at.is_not(None),
 )
+
+
+def _once_done(state: tuple[Any, ...] | None) -> bool:
+    return state is not None and bool(state[3])
 
 
 def _reason(state: tuple[Any, ...] | None, slot: datetime, locked: bool) -> str | None:

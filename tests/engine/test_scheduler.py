@@ -49,12 +49,16 @@ def test_never_run_feeds_are_due_but_not_disabled_ones_nor_outbound_in_test_mode
 
 def test_a_feed_that_missed_many_slots_runs_once_and_run_once_feeds_only_once(tmp_path: Path, db_url: str,
                                                                               clock: Clock) -> None:
-    # One at a time, oldest slot first: the stock check runs after the stock import it compares.
     with make_engine(tmp_path, db_url, {"shop": {"settings": {"items": 3}}}, clock,
-                     scheduler={"pool_size": 1}) as engine:
+                     scheduler={"pool_size": 2}) as engine:
         first = engine.tick()
-        assert sorted((r.item.feed, r.status) for r in first) == [
-            ("check_stock", "success"), ("import_items", "success"), ("import_levels", "success")]
+        assert sorted((r.item.feed, r.status) for r in first) == [("import_items", "success"),
+                                                                   ("import_levels", "success")]
+        # The stock check waited for the one-time stock import it compares against; now it is due.
+        assert due_names(engine) == [("feed", "shop", "check_stock", "never ran")]
+        [checked] = engine.tick()
+        assert (checked.item.feed, checked.status) == ("check_stock", "success")
+        assert checked.execution is not None and checked.execution.counts["errors"] == 0
         assert engine.due() == []
 
         clock.advance(hours=5)  # twenty 15-minute slots missed while the engine was down
@@ -248,6 +252,25 @@ def test_due_costs_the_same_few_queries_for_two_or_forty_integrations(tmp_path: 
                 seen.append(args[2])
 
             event.listen(engine.db, "before_cursor_execute", record)
-            assert len(engine.due()) == 3 * n  # every feed but the outbound one (test mode)
+            # Every feed but the outbound one (test mode) and the check (it waits for the stock import).
+            assert len(engine.due()) == 2 * n
             counts.append(len([q for q in statements if q.lstrip().upper().startswith("SELECT")]))
     assert counts[0] == counts[1] <= 5
+
+
+def test_a_check_waits_for_the_one_time_import_of_what_it_compares(tmp_path: Path, db_url: str,
+                                                                    clock: Clock) -> None:
+    # On a fresh database every feed is due at once: a stock check racing the stock import
+    # would report every SKU as missing from the hub and ring the bell for each.
+    with make_engine(tmp_path, db_url, {"shop": {"settings": {"items": 3}}}, clock) as engine:
+        assert "check_stock" not in {i.feed for i in engine.due()}
+        refused = engine.run("check_stock", "shop")
+        assert refused.status == "skipped" and "'import_levels' imports once" in (refused.message or "")
+        assert engine.notifications() == []
+        assert engine.run("check_stock", "shop", force=True).status == "partial"  # asked for: every SKU differs
+        assert engine.run("import_levels", "shop").status == "success"
+        assert engine.run("check_stock", "shop").status == "success"
+
+    disabled = {"plain": {"settings": {"items": 3}, "feeds": {"import_levels": {"enabled": False}}}}
+    with make_engine(tmp_path / "other", db_url, disabled, clock) as engine:  # no one-time import to wait for
+        assert ("plain", "check_stock") in {(i.integration, i.feed) for i in engine.due()}
