@@ -21,6 +21,7 @@ from engine.errors import (
     RecordError,
     RemoteRejected,
     Severity,
+    SlotTakenError,
     StoreError,
     TransientError,
 )
@@ -50,6 +51,7 @@ __all__ = [
     "SandboxSpec",
     "Services",
     "Severity",
+    "SlotTakenError",
     "StoreError",
     "TransientError",
     "WriteOutcome",

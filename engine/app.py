@@ -180,16 +180,18 @@ class Engine:
 
     def run(self, feed: str, integration: str, *, trigger: str = "manual", force: bool = False,
             progress: Progress | None = None, stop: threading.Event | None = None,
-            read_ahead: bool = False) -> ExecutionInfo:
+            read_ahead: bool = False, slot: datetime | None = None) -> ExecutionInfo:
         """Run a feed now and return its execution (``LockedError`` if it is already running).
 
         ``read_ahead``: the caller owns this process and runs nothing else in it
         (the CLI's ``run``): a store -> hub feed may then read its pages in a
         forked process while this one writes (engine.readahead; engine.yaml's
         ``read_ahead: false`` turns it off). Embedded callers leave it off.
+        ``slot``: the schedule slot the run is for (the scheduler's); a feed that
+        another scheduler has run or started for it since raises ``SlotTakenError``.
         """
         return self.runner.run(integration, feed, trigger=trigger, force=force, progress=progress, stop=stop,
-                               read_ahead=read_ahead)
+                               read_ahead=read_ahead, slot=slot)
 
     def recheck(self, feed: str, integration: str, *, ids: list[int] | None = None,
                 trigger: str = "retry", now: datetime | None = None) -> ExecutionInfo | None:

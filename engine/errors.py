@@ -119,6 +119,10 @@ class LockedError(EngineError):
         self.since, self.execution_id, self.holder = since, execution_id, holder
 
 
+class SlotTakenError(LockedError):
+    """Another scheduler already ran (or started) the feed for the schedule slot this run was for."""
+
+
 class ModeError(EngineError):
     """The integration's mode forbids the operation (e.g. a write in test mode)."""
 

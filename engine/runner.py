@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from engine import checkmissing, readahead
 from engine.connector import Page, RunContext
-from engine.errors import AuthError, EngineError, LockedError
+from engine.errors import AuthError, EngineError, LockedError, SlotTakenError
 from engine.leasekeeper import LeaseKeeper
 from engine.pipeline import Pipeline
 from engine.run_context import FeedRun
@@ -52,15 +52,19 @@ class Runner:
 
     def run(self, integration: str, feed: str, *, trigger: str = "manual", force: bool = False,
             progress: Progress | None = None, stop: threading.Event | None = None,
-            read_ahead: bool = False) -> ExecutionInfo:
-        """Run one feed now; returns its execution. Raises :class:`LockedError` if it is running."""
+            read_ahead: bool = False, slot: datetime | None = None) -> ExecutionInfo:
+        """Run one feed now; returns its execution. Raises :class:`LockedError` if it is running.
+
+        ``slot``: the schedule slot this run is for; :class:`SlotTakenError` if the feed was run or
+        started for it since (two schedulers that found the same slot due run it once).
+        """
         eng = self.engine
         integ, fd = eng.integration(integration), eng.feed(integration, feed)
         reason = self._refusal(integ, fd, force)
         if reason:
             return self._skipped(integ, fd, trigger, reason)
         return self._execute(integ, fd, trigger, progress=progress, stop=stop,
-                             read_ahead=read_ahead and self._read_ahead(fd))
+                             read_ahead=read_ahead and self._read_ahead(fd), slot=slot)
 
     def recheck(self, integration: str, feed: str, *, ids: list[int] | None = None,
                 trigger: str = "retry", now: datetime | None = None) -> ExecutionInfo | None:
@@ -126,12 +130,14 @@ class Runner:
 
     def _execute(self, integ: IntegrationDef, fd: FeedDef, trigger: str, *, progress: Progress | None = None,
                  stop: threading.Event | None = None, recheck_keys: list[str] | None = None,
-                 read_ahead: bool = False) -> ExecutionInfo:
+                 read_ahead: bool = False, slot: datetime | None = None) -> ExecutionInfo:
         eng = self.engine
         holder, lease = locks.new_holder(), eng.config.lock_lease
         now = eng.clock()
         with eng.sessions.begin() as s:
             locks.acquire(s, integ.name, fd.name, holder=holder, lease=lease, now=now)
+            if slot is not None:
+                self._check_slot(s, integ.name, fd.name, slot)  # raising rolls the lease back
             cursor = journal.load_cursor(s, integ.name, fd.name) if fd.incremental and recheck_keys is None else None
             ex = journal.start_execution(s, integration=integ.name, feed=fd.name, trigger=trigger, now=now,
                                          cursor=cursor, holder=holder)
@@ -218,6 +224,15 @@ class Runner:
             message = _summary(counts)
         return self._finish(integ, fd, execution_id, holder, status, counts, cursor_after, message, notes,
                             recheck=recheck_keys is not None)
+
+    @staticmethod
+    def _check_slot(session: Any, integration: str, feed: str, slot: datetime) -> None:
+        state = session.get(FeedState, (integration, feed))
+        marks = [t for t in (state.last_scheduled_for, state.last_started_at) if t is not None] if state else []
+        if marks and max(marks) >= slot:
+            raise SlotTakenError(f"feed {feed!r} of integration {integration!r} already ran for its "
+                                 f"{slot:%Y-%m-%d %H:%M} UTC slot (started {max(marks):%H:%M:%S} UTC, by another "
+                                 "scheduler)")
 
     def _read_ahead(self, fd: FeedDef) -> bool:
         """Whether a run may read the store's pages in a second process (engine.readahead)."""

@@ -277,7 +277,8 @@ class Scheduler:
                 self._postpone_unchecked(item)
                 return TickResult(item, info)
             try:
-                run = eng.run(item.feed, item.integration, trigger=trigger, stop=stop)
+                slot = item.scheduled_for if item.reason != "resume" else None  # a resume picks up, whatever ran
+                run = eng.run(item.feed, item.integration, trigger=trigger, stop=stop, slot=slot)
             except LockedError:
                 raise  # the holder is doing this slot's work; try again on the next tick
             except Exception:

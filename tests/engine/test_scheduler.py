@@ -14,7 +14,7 @@ from sqlalchemy import event, select
 from engine import hookimpl
 from engine.scheduler import SlotCache
 from engine.store import journal, locks
-from engine.store.models import Execution, FeedState, Parked
+from engine.store.models import Execution, FeedState, Lock, Parked
 from engine.store.upsert import upsert
 from tests.support import opsstore
 from tests.support.opsstore import Clock, make_engine
@@ -274,3 +274,22 @@ def test_a_check_waits_for_the_one_time_import_of_what_it_compares(tmp_path: Pat
     disabled = {"plain": {"settings": {"items": 3}, "feeds": {"import_levels": {"enabled": False}}}}
     with make_engine(tmp_path / "other", db_url, disabled, clock) as engine:  # no one-time import to wait for
         assert ("plain", "check_stock") in {(i.integration, i.feed) for i in engine.due()}
+
+
+def test_two_schedulers_that_found_the_same_slot_due_run_it_once(tmp_path: Path, db_url: str,
+                                                                  clock: Clock) -> None:
+    # Two `run --due` (or two hosts' tick()) that looked at the same moment: each holds its own due list.
+    with make_engine(tmp_path, db_url, {"shop": {"settings": {"items": 2}, "feeds": ONLY_ITEMS}}, clock) as engine:
+        engine.tick()  # the feed has run before: its next slot is a "schedule" one
+        clock.advance(minutes=15)
+        [mine] = engine.due()
+        [theirs] = engine.due()
+        assert mine.reason == "schedule"
+        done = engine.scheduler.run_item(mine)
+        assert done.execution is not None and done.execution.status == "success"
+        late = engine.scheduler.run_item(theirs)
+        assert late.execution is None and "already ran for its" in (late.locked or ""), late
+        assert len(executions_of(engine, "import_items")) == 2
+        assert engine.due() == []
+        with engine.sessions() as s:
+            assert s.scalars(select(Lock)).all() == []  # the refused run left no lease behind
