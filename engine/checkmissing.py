@@ -23,7 +23,8 @@ from engine.connector import RunContext
 from engine.store.records import empty_counts
 
 if TYPE_CHECKING:
-    from engine.pipeline import PageResult, Pipeline
+    from engine.pagedata import PageResult
+    from engine.pipeline import Pipeline
 
 HINT = ("The {target} has a record the {source} does not: remove or unlink it in the {target}, "
         "or create it in the {source}, then run the check again.")
@@ -31,7 +32,7 @@ HINT = ("The {target} has a record the {source} does not: remove or unlink it in
 
 def report(pipe: Pipeline) -> PageResult | None:
     """Ring the bell for each target record the source did not show; None when the target cannot be read."""
-    from engine.pipeline import Prepared, _Item
+    from engine.pagedata import Item, Prepared
 
     run, feed = pipe.run, pipe.feed
     resource = run.target.resource(feed.target.resource)
@@ -52,7 +53,7 @@ def report(pipe: Pipeline) -> PageResult | None:
             key = str(key)
             missing.add(key)
             counts["errors"] += 1
-            page.bells.append((_Item(key=key, label=None), "missing",
+            page.bells.append((Item(key=key, label=None), "missing",
                                f"{key}: the {target} has it, the {source} has no record of it", hint,
                                {"key": key, "missing": f"{source} has no record {key!r}"}))
     return pipe.finish(page)

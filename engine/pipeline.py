@@ -7,17 +7,17 @@ events, parked rows, notifications, the cursor) is committed in one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from croniter import croniter
 
+from engine.boundary import HINTS, keyless, outcome_error, outcome_problem, write_failed
 from engine.connector import RunContext, WriteOutcome
-from engine.errors import EngineError, MappingError, RecordError, Severity
+from engine.errors import EngineError, MappingError, Severity
 from engine.gcpause import pausing
+from engine.pagedata import Item, Outcome, PageResult, Prepared, digest
 from engine.store import journal
 from engine.store.models import Parked
 from engine.store.records import NotificationInfo, empty_counts
@@ -25,56 +25,6 @@ from engine.store.records import NotificationInfo, empty_counts
 if TYPE_CHECKING:
     from engine.run_context import FeedRun
 
-_HINTS = {
-    "AuthError": "Check the integration's credentials (settings in engine.yaml) and the app's access scopes.",
-    "RemoteRejected": "The store refused the record: correct it in the store or the hub, then run the feed again.",
-    "MappingError": "Fix the feed's mapping or the record it names, then run the feed again.",
-    "TransientError": "The store did not answer in time; it is retried automatically.",
-    "mismatch": "The hub and the store disagree: check recent stock moves, then run the stock export.",
-    "RecordError": "The record's data does not fit the target (the message names the field): correct it where it "
-                   "comes from, then run the feed again.",
-}
-
-
-def digest(record: Mapping[str, Any]) -> bytes:
-    """A stable 16-byte fingerprint of a mapped record (change detection)."""
-    import hashlib
-
-    return hashlib.blake2b(orjson.dumps(record, option=orjson.OPT_SORT_KEYS, default=str), digest_size=16).digest()
-
-
-@dataclass
-class _Item:
-    """One source record on its way through a page."""
-
-    key: str
-    label: str | None
-    mapped: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass
-class Prepared:
-    """A page after rules and mapping, before anything is written (picklable: see engine.readahead)."""
-
-    counts: dict[str, int]
-    events: list[dict[str, Any]]
-    parks: list[tuple[_Item, str, str | None]]
-    bells: list[tuple[_Item | None, str, str, str | None, dict[str, Any] | None]]
-    items: list[_Item]
-    keys: list[str]  # every record's key, in page order
-    seen: list[str] = field(default_factory=list)  # check feeds: target keys of records a rule settled
-
-
-# (target key, source item, mapped record, what the target did with it)
-_Outcome = tuple[str, _Item, dict[str, Any], WriteOutcome]
-
-
-@dataclass
-class PageResult:
-    """What a page did (counts are added to the execution's)."""
-
-    counts: dict[str, int]
-    notifications: list[NotificationInfo]
 
 
 class Pipeline:
@@ -117,6 +67,11 @@ class Pipeline:
         for raw in records:
             item = self._item(raw)
             keys.append(item.key)
+            if not item.key:  # nothing to park, re-fetch or deduplicate it by: keyless records would merge
+                why = keyless(raw, item.label, feed.source.side, feed.source.resource, self.source_key, feed.name)
+                self._route(item, Severity.ERROR, why, HINTS["keyless"], f"keyless:{item.label or ''}", counts, events,
+                            parks, bells)  # one notification per record the label tells apart
+                continue
             try:
                 if feed.rules:
                     match = feed.rules.first_match({**self.rule_doc_base, "record": raw}, feed=feed.name,
@@ -130,7 +85,7 @@ class Pipeline:
                 item.mapped = feed.mapping.apply(raw) if feed.mapping else [raw]
             except MappingError as exc:
                 self._route(item, exc.severity, run.mask(f"{exc} (feed {feed.name}, record {item.key})"),
-                            _HINTS["MappingError"], f"MappingError:{exc.field}", counts, events, parks, bells,
+                            HINTS["MappingError"], f"MappingError:{exc.field}", counts, events, parks, bells,
                             details={"field": exc.field, "expression": exc.expression})
                 continue
             items.append(item)
@@ -144,7 +99,7 @@ class Pipeline:
         counts, events, parks, bells, items = page.counts, page.events, page.parks, page.bells, page.items
         if self.failed:
             self.failed.difference_update(page.keys)
-        outcomes: list[_Outcome] = []
+        outcomes: list[Outcome] = []
         differ: list[str] = []
         if feed.direction == "check":
             self.seen.update(page.seen)
@@ -182,8 +137,8 @@ class Pipeline:
         return [f.name for f in self.run.integration.feeds.values()
                 if f.target.side == src.side and f.target.resource == src.resource]
 
-    def _item(self, raw: dict[str, Any]) -> _Item:
-        key = raw.get(self.source_key)
+    def _item(self, raw: dict[str, Any]) -> Item:
+        key = raw.get(self.source_key) if isinstance(raw, dict) else None
         label = None
         if self.label is not None:
             try:
@@ -191,10 +146,10 @@ class Pipeline:
                 label = None if value is None else journal.printable(str(value))  # stored as the record's name
             except Exception:  # a label is decoration; never fail a record on it
                 label = None
-        return _Item(key="" if key is None else str(key), label=label)
+        return Item(key="" if key is None else str(key), label=label)
 
-    def _route(self, item: _Item, severity: Severity, message: str, hint: str | None, kind: str,
-               counts: dict[str, int], events: list[dict[str, Any]], parks: list[tuple[_Item, str, str | None]],
+    def _route(self, item: Item, severity: Severity, message: str, hint: str | None, kind: str,
+               counts: dict[str, int], events: list[dict[str, Any]], parks: list[tuple[Item, str, str | None]],
                bells: list[Any], details: dict[str, Any] | None = None) -> None:
         if severity == Severity.INFO:
             counts["info"] += 1
@@ -206,10 +161,10 @@ class Pipeline:
             counts["errors"] += 1
             bells.append((item, kind, message, hint, details))
 
-    def _write_store(self, items: list[_Item], counts: dict[str, int]) -> list[_Outcome]:
+    def _write_store(self, items: list[Item], counts: dict[str, int]) -> list[Outcome]:
         run, feed = self.run, self.feed
         pairs = self._pairs(items)
-        same: list[_Outcome] = []
+        same: list[Outcome] = []
         if feed.change_detection and pairs:
             with run.sessions() as s:
                 known = journal.ledger_digests(s, run.integration.name, feed.name, [k for k, _, _ in pairs])
@@ -224,8 +179,8 @@ class Pipeline:
                 pairs, same = self._already_there(pairs, set(known))  # counted by _tally
         return same + self._call_write(pairs, None)
 
-    def _already_there(self, pairs: list[tuple[str, _Item, dict[str, Any]]],
-                       pushed: set[str]) -> tuple[list[tuple[str, _Item, dict[str, Any]]], list[_Outcome]]:
+    def _already_there(self, pairs: list[tuple[str, Item, dict[str, Any]]],
+                       pushed: set[str]) -> tuple[list[tuple[str, Item, dict[str, Any]]], list[Outcome]]:
         """Keys never pushed: fetch the target's record; equal on ``compare`` fields means nothing to push."""
         run, feed = self.run, self.feed
         first = [p for p in pairs if p[0] not in pushed]
@@ -245,10 +200,10 @@ class Pipeline:
                 todo.append((k, item, m))
         return todo, same
 
-    def _write(self, session: Any, items: list[_Item]) -> list[_Outcome]:
+    def _write(self, session: Any, items: list[Item]) -> list[Outcome]:
         return self._call_write(self._pairs(items), session)
 
-    def _pairs(self, items: list[_Item]) -> list[tuple[str, _Item, dict[str, Any]]]:
+    def _pairs(self, items: list[Item]) -> list[tuple[str, Item, dict[str, Any]]]:
         tk = self.target_key
         pairs = []
         for item in items:
@@ -257,42 +212,59 @@ class Pipeline:
                 pairs.append(("" if k is None else str(k), item, m))
         return pairs
 
-    def _call_write(self, pairs: list[tuple[str, _Item, dict[str, Any]]],
-                    session: Any) -> list[_Outcome]:
+    def _call_write(self, pairs: list[tuple[str, Item, dict[str, Any]]],
+                    session: Any) -> list[Outcome]:
         run, feed = self.run, self.feed
-        out: list[_Outcome] = []
+        out: list[Outcome] = []
         ctx = RunContext(integration=run.integration.name, feed=feed.name, mode=run.mode,
                          params=feed.target.params, session=session, write_mode=feed.write_mode,
                          fields=feed.fields, log=run.log)
         size = max(1, feed.batch_size)
         for i in range(0, len(pairs), size):
             chunk = pairs[i:i + size]
-            result = run.target.write(feed.target.resource, [m for _, _, m in chunk], ctx=ctx)
-            if len(result) != len(chunk):
-                raise EngineError(f"connector {run.target.name!r} returned {len(result)} outcomes for "
-                                  f"{len(chunk)} records written to {feed.target.resource!r}")
+            try:
+                result = run.target.write(feed.target.resource, [m for _, _, m in chunk], ctx=ctx)
+            except EngineError:
+                raise
+            except Exception as exc:
+                raise write_failed(exc, run.target.name, feed.target.resource) from exc
+            if type(result) is not list or len(result) != len(chunk):
+                problem = outcome_problem(result, len(chunk), run.target.name, feed.target.resource)
+                if problem is not None:
+                    raise problem
             out.extend((k, item, m, o) for (k, item, m), o in zip(chunk, result, strict=True))
         return out
 
-    def _tally(self, outcomes: list[_Outcome], counts: dict[str, int],
+    def _tally(self, outcomes: list[Outcome], counts: dict[str, int],
                events: list[dict[str, Any]], parks: list[Any], bells: list[Any]) -> list[str]:
         failed: set[str] = set()
+        try:
+            self._count(outcomes, counts, events, parks, bells, failed)
+        except (AttributeError, KeyError, TypeError):  # not outcomes at all: say so, naming the connector
+            problem = outcome_problem([o for _, _, _, o in outcomes], len(outcomes), self.run.target.name,
+                                      self.feed.target.resource)
+            if problem is None:
+                raise
+            raise problem from None
+        return list(dict.fromkeys(item.key for _, item, _, _ in outcomes if item.key not in failed))
+
+    def _count(self, outcomes: list[Outcome], counts: dict[str, int], events: list[dict[str, Any]],
+               parks: list[Any], bells: list[Any], failed: set[str]) -> None:
         for _, item, _, o in outcomes:
             if o.action == "error":
-                err = o.error or RecordError("the target reported an error without details")
+                err = outcome_error(o)
                 if item.key in failed:
                     continue
                 failed.add(item.key)
                 msg = self.run.mask(f"{err} (feed {self.feed.name}, record {item.label or item.key})")
                 context = dict(getattr(err, "context", None) or {})
-                hint = context.pop("hint", None) or _HINTS.get(type(err).__name__)  # the target's own, if it has one
+                hint = context.pop("hint", None) or HINTS.get(type(err).__name__)  # the target's own, if it has one
                 self._route(item, err.severity, msg, hint, type(err).__name__,
                             counts, events, parks, bells, details=self.run.mask_obj(context or None))
             else:
                 counts[o.action] += 1
-        return list(dict.fromkeys(item.key for _, item, _, _ in outcomes if item.key not in failed))
 
-    def _compare(self, items: list[_Item], counts: dict[str, int], events: list[dict[str, Any]],
+    def _compare(self, items: list[Item], counts: dict[str, int], events: list[dict[str, Any]],
                  bells: list[Any]) -> None:
         run, feed = self.run, self.feed
         pairs = self._pairs(items)
@@ -317,7 +289,7 @@ class Pipeline:
             counts["errors"] += 1
             text = ", ".join(f"{f}: {v['source']} in {feed.source.side}, {v['target']} in {feed.target.side}"
                              if isinstance(v, dict) else v for f, v in diff.items())
-            bells.append((item, "mismatch", f"{k}: {text}", _HINTS["mismatch"], {"key": k, "diff": diff}))
+            bells.append((item, "mismatch", f"{k}: {text}", HINTS["mismatch"], {"key": k, "diff": diff}))
 
     def _event(self, key: str | None, severity: str, message: str, details: dict[str, Any] | None) -> dict[str, Any]:
         return {"execution_id": self.run.execution_id, "integration": self.run.integration.name,
@@ -327,7 +299,7 @@ class Pipeline:
     # -- bookkeeping (inside the page's transaction) ----------------------------------------------
 
     def _book(self, session: Any, now: datetime, passed: list[str], events: list[dict[str, Any]],
-              parks: list[tuple[_Item, str, str | None]], bells: list[Any], counts: dict[str, int],
+              parks: list[tuple[Item, str, str | None]], bells: list[Any], counts: dict[str, int],
               recheck: bool, refetch: bool = False) -> list[NotificationInfo]:
         run, feed, name = self.run, self.feed, self.run.integration.name
         # Records a rule settled as info (an order cancelled in the store, say): nothing for a person to do.
@@ -363,7 +335,7 @@ class Pipeline:
         journal.add_events(session, events)
         return notes
 
-    def _park(self, session: Any, now: datetime, parks: list[tuple[_Item, str, str | None]],
+    def _park(self, session: Any, now: datetime, parks: list[tuple[Item, str, str | None]],
               events: list[dict[str, Any]], bells: list[Any], counts: dict[str, int], recheck: bool) -> None:
         run, feed, policy = self.run, self.feed, self.feed.retry
         existing = journal.parked_keys(session, run.integration.name, feed.name, [i.key for i, _, _ in parks])

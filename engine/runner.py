@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from engine import checkmissing, readahead
+from engine import boundary, checkmissing, readahead
 from engine.connector import Page, RunContext
 from engine.errors import AuthError, EngineError, LockedError, SlotTakenError
 from engine.leasekeeper import LeaseKeeper
@@ -171,7 +171,8 @@ class Runner:
                     # read again are re-fetched after the last page, so that fixing the cause (a carrier
                     # added to a map) and running the feed again is enough.
                     def read() -> Iterator[Page | None]:
-                        return source.read(fd.source.resource, cursor=cursor, ctx=ctx)
+                        return boundary.pages(source.read(fd.source.resource, cursor=cursor, ctx=ctx), source.name,
+                                              fd.source.resource)
 
                     reader = readahead.pages(read, pipe.prepare) if read_ahead else None
                     pages = itertools.chain(reader if reader is not None else read(),

@@ -25,7 +25,7 @@ _isfinite = math.isfinite
 
 def dumps(value: Any) -> str:
     """The JSON text of ``value``: the document ``json.dumps(value)`` writes (raises what it raises)."""
-    if _plain(value):
+    if plain(value):
         try:
             return orjson.dumps(value).decode()
         except orjson.JSONEncodeError:  # an integer beyond 64 bits
@@ -33,7 +33,7 @@ def dumps(value: Any) -> str:
     return json.dumps(value)
 
 
-def _plain(value: Any) -> bool:
+def plain(value: Any) -> bool:
     """Whether ``value`` holds plain JSON data only (see the module docstring)."""
     stack = [value]
     pop, push = stack.pop, stack.append

@@ -10,6 +10,7 @@ from sqlalchemy import delete
 
 from engine.connector import WriteOutcome
 from engine.errors import RecordError, Severity
+from engine.store.jsontext import plain
 from plugins.connect import coerce
 from plugins.connect.bulk import Batch, Target, allowed_columns, failed, write_all
 from plugins.connect.keyed import select_by_keys, update_by_keys
@@ -31,6 +32,7 @@ PRODUCT_SUPPLIERS = Target(ProductSupplier.__table__, "external_id",
                            scope=("integration",), created_at=False)
 _LINK_FIELDS = ("sku", "external_id", "remote")
 _DECIMAL = coerce.DECIMAL.match  # prices already in canonical form pass as they are
+_plain = plain  # store ids and attributes made of plain JSON data pass as they are
 _MONEY, _NUL, _INF = coerce.MONEY_LENGTH, coerce.NUL, float("inf")
 
 
@@ -58,7 +60,7 @@ def product_values(record: dict[str, Any]) -> dict[str, Any]:
                             else coerce.text(v, "status", 40))
     if "attributes" in record:
         v = record["attributes"]
-        values["attributes"] = v if v is None or type(v) is dict else coerce.obj(v, "attributes")
+        values["attributes"] = v if v is None or (type(v) is dict and _plain(v)) else coerce.obj(v, "attributes")
     return values
 
 
@@ -74,7 +76,7 @@ def link_values(record: dict[str, Any]) -> dict[str, Any] | None:
                                  else coerce.text(v, "external_id", 255))
     if has_remote:
         v = record["remote"]
-        values["data"] = v if type(v) is dict else coerce.obj(v, "remote")
+        values["data"] = v if type(v) is dict and _plain(v) else coerce.obj(v, "remote")
     if values.get("external_id") is None and values.get("data") is None:
         return None
     return values

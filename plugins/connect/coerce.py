@@ -6,6 +6,7 @@ naming the field and the bad value, so one bad record fails alone.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from datetime import UTC, datetime
@@ -13,11 +14,18 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from engine.errors import RecordError
+from engine.store.jsontext import plain
 
 DECIMAL = re.compile(r"^-?\d+\.\d\d\d*$")  # canonical money text: decimal_text keeps it as is
 _CENT = Decimal("0.01")
 MONEY_LENGTH = 40  # characters of a money amount's text (the hub's price and total columns)
 NUL = "\x00"  # no database column stores it (PostgreSQL refuses it; SQLite would keep it): refused everywhere
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, cut to about ``limit`` characters: a message quotes a value, it does not store it."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({type(value).__name__}, {len(text)} characters)"
 
 
 def no_nul(value: str, field: str) -> str:
@@ -40,7 +48,7 @@ def key(value: Any, field: str, limit: int = 255) -> str:
     if isinstance(value, str):
         raise RecordError(f"{field} {value[:40]!r}... is {len(value)} characters long; at most {limit} fit",
                           field=field)
-    raise RecordError(f"{field} must be a string, got {type(value).__name__} {value!r}", field=field)
+    raise RecordError(f"{field} must be a string, got {type(value).__name__} {shown(value)}", field=field)
 
 
 def text(value: Any, field: str, limit: int | None = None) -> str | None:
@@ -49,7 +57,7 @@ def text(value: Any, field: str, limit: int | None = None) -> str | None:
         return None
     if not isinstance(value, str):
         if isinstance(value, (dict, list)):
-            raise RecordError(f"{field} must be text, got {type(value).__name__} {value!r}", field=field)
+            raise RecordError(f"{field} must be text, got {type(value).__name__} {shown(value)}", field=field)
         value = str(value)
     if limit is not None and len(value) > limit:
         raise RecordError(f"{field} {value[:40]!r}... is {len(value)} characters long; at most {limit} fit",
@@ -64,21 +72,21 @@ def decimal_text(value: Any, field: str) -> str | None:
     if isinstance(value, str) and len(value) <= MONEY_LENGTH and DECIMAL.match(value):
         return value
     if isinstance(value, bool):
-        raise RecordError(f"{field} must be a number, got {value!r}", field=field)
+        raise RecordError(f"{field} must be a number, got {shown(value)}", field=field)
     try:
-        number = Decimal(value if isinstance(value, (str, int)) else repr(value))
+        number = Decimal(value if isinstance(value, (str, int, Decimal)) else repr(value))
     except (InvalidOperation, TypeError, ValueError):
-        raise RecordError(f"{field} {value!r} is not a number", field=field) from None
+        raise RecordError(f"{field} {shown(value)} is not a number", field=field) from None
     if not number.is_finite():
-        raise RecordError(f"{field} {value!r} is not a finite number", field=field)
+        raise RecordError(f"{field} {shown(value)} is not a finite number", field=field)
     try:
         if number.as_tuple().exponent >= -2:  # type: ignore[operator]
             number = number.quantize(_CENT)
     except InvalidOperation:  # more digits than a decimal context holds (1e50)
-        raise RecordError(f"{field} {value!r} is too large for an amount", field=field) from None
+        raise RecordError(f"{field} {shown(value)} is too large for an amount", field=field) from None
     out = format(number, "f")
     if len(out) > MONEY_LENGTH:
-        raise RecordError(f"{field} {value!r} is {len(out)} characters as an amount; at most {MONEY_LENGTH} fit",
+        raise RecordError(f"{field} {shown(value)} is {len(out)} characters as an amount; at most {MONEY_LENGTH} fit",
                           field=field)
     return out
 
@@ -95,9 +103,9 @@ def integer(value: Any, field: str, *, required: bool = False, minimum: int | No
         try:
             as_float = float(value)
         except (TypeError, ValueError):
-            raise RecordError(f"{field} {value!r} is not a whole number", field=field) from None
+            raise RecordError(f"{field} {shown(value)} is not a whole number", field=field) from None
         if isinstance(value, bool) or not as_float.is_integer():
-            raise RecordError(f"{field} {value!r} is not a whole number", field=field)
+            raise RecordError(f"{field} {shown(value)} is not a whole number", field=field)
         number = int(as_float)
     if minimum is not None and number < minimum:
         raise RecordError(f"{field} {number} is below {minimum}", field=field)
@@ -113,9 +121,9 @@ def number(value: Any, field: str) -> float | None:
             raise TypeError(field)
         found = float(value)
     except (TypeError, ValueError, OverflowError):
-        raise RecordError(f"{field} {value!r} is not a number", field=field) from None
+        raise RecordError(f"{field} {shown(value)} is not a number", field=field) from None
     if not math.isfinite(found):
-        raise RecordError(f"{field} {value!r} is not a finite number", field=field)
+        raise RecordError(f"{field} {shown(value)} is not a finite number", field=field)
     return found
 
 
@@ -127,7 +135,7 @@ def flag(value: Any, field: str) -> bool:
         return bool(value)
     if isinstance(value, str) and value.strip().lower() in ("true", "false", "yes", "no", "1", "0"):
         return value.strip().lower() in ("true", "yes", "1")
-    raise RecordError(f"{field} {value!r} is not a yes/no value (use true or false)", field=field)
+    raise RecordError(f"{field} {shown(value)} is not a yes/no value (use true or false)", field=field)
 
 
 def obj(value: Any, field: str) -> dict[str, Any] | None:
@@ -135,8 +143,14 @@ def obj(value: Any, field: str) -> dict[str, Any] | None:
     if value is None:
         return None
     if isinstance(value, dict):
+        if not plain(value):
+            try:
+                json.dumps(value, allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                raise RecordError(f"{field} holds a value JSON cannot carry ({exc}): {shown(value)}",
+                                  field=field) from None
         return value
-    raise RecordError(f"{field} must be an object, got {type(value).__name__} {value!r}", field=field)
+    raise RecordError(f"{field} must be an object, got {type(value).__name__} {shown(value)}", field=field)
 
 
 def timestamp(value: Any, field: str) -> datetime | None:
@@ -149,7 +163,7 @@ def timestamp(value: Any, field: str) -> datetime | None:
         try:
             moment = datetime.fromisoformat(str(value))
         except ValueError:
-            raise RecordError(f"{field} {value!r} is not an ISO 8601 time (e.g. 2024-05-01T10:00:00Z)",
+            raise RecordError(f"{field} {shown(value)} is not an ISO 8601 time (e.g. 2024-05-01T10:00:00Z)",
                               field=field) from None
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)

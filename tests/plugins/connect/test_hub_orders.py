@@ -125,3 +125,25 @@ def test_fetch_by_external_id_within_the_integration(write: Any, hub: Any) -> No
     write("orders", [order("1003")], integration="other")
     found = list(hub.fetch("orders", ["1002", "1003"], ctx=RunContext(integration="shop")))
     assert [r["external_id"] for r in found] == ["1002"]
+
+
+def test_values_no_json_column_can_hold_fail_their_record_alone(write: Any, hub: Any) -> None:
+    # A connector handing over Python objects (a datetime, a set) or NaN in what the hub stores as JSON:
+    # before, the whole page failed unnamed (SQLite) or with the SQL statement (PostgreSQL), on every run.
+    from datetime import datetime
+    from decimal import Decimal
+
+    out = write("orders", [order("1", customer={"since": datetime(2024, 1, 1)}),
+                           order("2", shipping_address={"tags": {"a", "b"}}),
+                           order("3", customer={"score": float("nan")}),
+                           order("4", total=Decimal("19.50"), lines=[{"sku": "A-1", "quantity": 1,
+                                                                       "price": Decimal("9.75")}]),
+                           order("5", customer={"notes": ["x" * 5000]}, total=["x" * 5000])])
+    assert [o.action for o in out] == ["error", "error", "error", "created", "error"]
+    assert "customer holds a value JSON cannot carry (Object of type datetime is not JSON serializable)" in str(
+        out[0].error)
+    assert "shipping_address holds a value JSON cannot carry (Object of type set" in str(out[1].error)
+    assert "customer holds a value JSON cannot carry (Out of range float values" in str(out[2].error)
+    assert len(str(out[4].error)) < 200, "a message quotes a bad value, it does not store it"
+    [stored] = hub.fetch("orders", ["4"], ctx=RunContext(integration="shop"))
+    assert stored["total"] == "19.50" and stored["lines"][0]["price"] == "9.75"  # Decimal money is money
