@@ -100,17 +100,18 @@ class Pipeline:
         if self.failed:
             self.failed.difference_update(page.keys)
         outcomes: list[Outcome] = []
+        settled: list[Outcome] = []  # already in the store as the ledger knows it: nothing pushed, nothing to record
         differ: list[str] = []
         if feed.direction == "check":
             self.seen.update(page.seen)
             self._compare(items, counts, events, bells)
             differ = [b[0].key for b in bells if b[1] == "mismatch"]
         elif run.target_side == "store":
-            outcomes = self._write_store(items, counts)
+            outcomes, settled = self._write_store(items)
         with run.sessions.begin() as session:
             if feed.direction != "check" and run.target_side == "hub":
                 outcomes = self._write(session, items)
-            passed = self._tally(outcomes, counts, events, parks, bells)
+            passed = self._tally(settled + outcomes if settled else outcomes, counts, events, parks, bells)
             if run.target_side == "store" and feed.change_detection:
                 journal.record_ledger(session, [
                     {"integration": run.integration.name, "feed": feed.name, "record_key": k,
@@ -161,23 +162,25 @@ class Pipeline:
             counts["errors"] += 1
             bells.append((item, kind, message, hint, details))
 
-    def _write_store(self, items: list[Item], counts: dict[str, int]) -> list[Outcome]:
+    def _write_store(self, items: list[Item]) -> tuple[list[Outcome], list[Outcome]]:
+        """Push what changed: (outcomes to record in the ledger, records the ledger says the store has)."""
         run, feed = self.run, self.feed
         pairs = self._pairs(items)
         same: list[Outcome] = []
+        settled: list[Outcome] = []
         if feed.change_detection and pairs:
             with run.sessions() as s:
                 known = journal.ledger_digests(s, run.integration.name, feed.name, [k for k, _, _ in pairs])
             fresh = []
             for k, item, m in pairs:
                 if known.get(k) == digest(m):
-                    counts["unchanged"] += 1
+                    settled.append((k, item, m, WriteOutcome(k, "unchanged")))  # passed: its old bell resolves
                 else:
                     fresh.append((k, item, m))
             pairs = fresh
             if feed.compare and pairs:
                 pairs, same = self._already_there(pairs, set(known))  # counted by _tally
-        return same + self._call_write(pairs, None)
+        return same + self._call_write(pairs, None), settled
 
     def _already_there(self, pairs: list[tuple[str, Item, dict[str, Any]]],
                        pushed: set[str]) -> tuple[list[tuple[str, Item, dict[str, Any]]], list[Outcome]]:

@@ -113,3 +113,31 @@ def test_going_back_to_test_mode_stops_an_outbound_run_after_the_page_in_hand(
         assert info.status == "interrupted" and "test mode" in (info.message or "")
     finally:
         eng.close()
+
+
+def test_a_refused_push_whose_value_went_back_to_what_the_store_has_resolves_its_notification(
+        tmp_path: Path, db_url: str) -> None:
+    def build(**settings: Any) -> Engine:
+        cfg = memstore.config(db_url, tmp_path / "data", {"shop": {"settings": {"products": 10, **settings}}})
+        return memstore.build(cfg, clock=Clock(T0))
+
+    with build() as eng:
+        assert eng.run("import_products", "shop").status == "success"
+        assert eng.run("import_stock", "shop").status == "success"
+        eng.go_live("shop", force=True, reason="tests")
+        assert eng.run("export_stock", "shop").counts["updated"] == SKUS  # P2-3 pushed at 5
+        eng.set_stock("P2-3", 9)
+    with build(reject_skus=["P2-3"]) as eng:  # the store refuses the change
+        refused = eng.run("export_stock", "shop")
+        assert refused.counts["errors"] == 1
+        [note] = eng.notifications()
+        assert "store refused P2-3" in note.message
+        eng.set_stock("P2-3", 5)  # back to what the store holds: nothing left to push
+        settled = eng.run("export_stock", "shop")
+        assert settled.status == "success" and settled.counts["errors"] == 0
+        assert eng.notifications() == [], "the refused push's notification stayed open with nothing wrong"
+    assert [w["quantity"] for w in store_writes_of(tmp_path) if w["sku"] == "P2-3"] == [5]  # pushed once
+
+
+def store_writes_of(tmp_path: Path) -> list[dict[str, object]]:
+    return memstore.load_state(tmp_path / "data", "shop")["writes"]
