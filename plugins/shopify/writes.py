@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+import httpx
+
 from engine.connector import WriteOutcome
 from engine.errors import ConnectorError, RecordError, RemoteRejected, TransientError
 from engine.http import Retrier
@@ -55,11 +57,13 @@ def write_fulfillments(client: ShopifyClient, records: Sequence[Mapping[str, Any
     a person moves them in Shopify, or sends the shipment's lines.
 
     Before posting, the order's fulfillments are read: one carrying the same
-    tracking number means a previous run already pushed it (``unchanged``). A
-    POST that fails transiently is not blindly repeated: the order is re-read
-    first, and the POST is sent again only if the fulfillment is still absent. If the
-    shop refuses that repeat (a timed-out POST it applied late closed the order), the
-    order is read once more and the late fulfillment counts as created.
+    tracking number means a previous run already pushed it (``unchanged``). A POST
+    that was surely not applied (429, or no connection made) is sent again. One whose
+    answer was lost (a timeout, a 5xx, a connection broken mid-response) may have
+    been applied, possibly seconds later: it is never sent again in this run. The
+    order is re-read on each of the retrier's attempts, and the fulfillment counts as
+    created once it shows; if it never does, the run stops with a TransientError and
+    the next run reads the order before it sends anything.
 
     Args:
         client: The shop.
@@ -123,29 +127,31 @@ def _fulfil(client: ShopifyClient, record: Mapping[str, Any], key: str, retrier:
         "line_items_by_fulfillment_order": _allocate(client, order_id, here, record.get("lines"), key, elsewhere),
     }}
 
-    failed_before = False
+    uncertain = False  # an earlier POST of this call failed in a way that may have applied it
 
     def post() -> WriteOutcome:
-        nonlocal failed_before
-        try:
-            created = client.post("fulfillments.json", body, retry=False)["fulfillment"]
-        except TransientError:
-            failed_before = True
-            # The POST may have been applied before the failure: look before trying again.
+        nonlocal uncertain
+        if uncertain:  # look, never send again: a late-applied POST and a repeat would fulfil twice
             found = _find(client, order_id, number)
             if found is not None:
                 return WriteOutcome(key=key, action="created", remote_id=str(found["id"]))
-            raise
-        except RemoteRejected:
-            # A timed-out POST may still be applied by the shop after our look; the retry then finds the
-            # fulfillment order closed. Look once more before calling it an error.
-            found = _find(client, order_id, number) if failed_before else None
-            if found is not None:
-                return WriteOutcome(key=key, action="created", remote_id=str(found["id"]))
+            raise TransientError(
+                f"order {order_id}: the shop's answer to the fulfillment with tracking number {number} was lost "
+                "and the order does not show it (yet); it is not sent again in this run: the next run reads the "
+                "order first", record=key)
+        try:
+            created = client.post("fulfillments.json", body, retry=False)["fulfillment"]
+        except TransientError as exc:
+            uncertain = not _never_sent(exc)
             raise
         return WriteOutcome(key=key, action="created", remote_id=str(created["id"]))
 
     return retrier.call(post)
+
+
+def _never_sent(exc: TransientError) -> bool:
+    """Whether a failed request surely did nothing: throttled (429) or no connection was made."""
+    return exc.status == 429 or isinstance(exc.__cause__, (httpx.ConnectError, httpx.ConnectTimeout))
 
 
 def _find(client: ShopifyClient, order_id: int, number: str) -> dict[str, Any] | None:
