@@ -31,6 +31,11 @@ def make_db(url: str, **kwargs: Any) -> tuple[SAEngine, sessionmaker[Session]]:
             scratch = _scratch_file()
             url = f"sqlite:///{scratch}"
     kwargs.setdefault("json_serializer", jsontext.dumps)
+    # A database error's message quotes the statement, never its values (customer data, thousands of
+    # rows' worth) into logs, executions and notifications.
+    kwargs.setdefault("hide_parameters", True)
+    if url.startswith("postgresql"):
+        kwargs.setdefault("pool_pre_ping", True)  # a connection the server dropped is replaced, not handed out
     db = create_engine(url, **kwargs)
     if scratch is not None:
         _scratch[db] = weakref.finalize(db, _remove, scratch)
