@@ -67,6 +67,13 @@ class IntegrationDef:
     line: int = 0
     feed_set: str = ""
 
+    def pushers(self, feed: FeedDef) -> list[FeedDef]:
+        """The feeds that write what check feed ``feed`` reads (``stock_check``: ``export_stock_levels``)."""
+        if feed.direction != "check":
+            return []
+        return [f for f in self.feeds.values() if f.name != feed.name and f.direction != "check"
+                and (f.target.side, f.target.resource) == (feed.source.side, feed.source.resource)]
+
     def baseline(self, feed: FeedDef) -> list[FeedDef]:
         """The enabled run-once feeds that fill what check feed ``feed`` compares against.
 

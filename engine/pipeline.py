@@ -120,7 +120,8 @@ class Pipeline:
             if feed.direction == "check":
                 passed = [i.key for i in items if i.key not in {b[0].key for b in bells if b[0]}]
                 if differ:  # the store no longer holds what was pushed there: the next push sends it again
-                    journal.forget_pushes(session, run.integration.name, self._pushing_feeds(), differ)
+                    pushers = [f.name for f in run.integration.pushers(feed)]
+                    journal.forget_pushes(session, run.integration.name, pushers, differ)
             notes = self._book(session, now, passed, events, parks, bells, counts, recheck, refetch)
             if save_cursor and cursor is not None:
                 journal.save_cursor(session, run.integration.name, feed.name, cursor, now)
@@ -131,12 +132,6 @@ class Pipeline:
         return PageResult(counts, notes)
 
     # -- steps -----------------------------------------------------------------------------------
-
-    def _pushing_feeds(self) -> list[str]:
-        """The integration's feeds that write what this check reads (stock_check: export_stock_levels)."""
-        src = self.feed.source
-        return [f.name for f in self.run.integration.feeds.values()
-                if f.target.side == src.side and f.target.resource == src.resource]
 
     def _item(self, raw: dict[str, Any]) -> Item:
         key = raw.get(self.source_key) if isinstance(raw, dict) else None

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Container, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -30,6 +30,7 @@ from engine.store.upsert import upsert
 
 if TYPE_CHECKING:
     from engine.app import Engine
+    from engine.config import IntegrationDef
     from engine.store.records import ExecutionInfo
 
 log = logging.getLogger(__name__)
@@ -246,7 +247,7 @@ class Scheduler:
         A feed locked by another process is reported (``locked``), not failed,
         and stays due. Work of the same feed runs in order in one thread.
         """
-        groups = group_by_feed(self.due(now))
+        groups = group_for_run(self.due(now), self.engine.config.integrations)
         if not groups:
             return []
         size = max(1, min(pool_size or self.engine.config.pool_size, len(groups)))
@@ -342,6 +343,32 @@ def _reason(state: tuple[Any, ...] | None, slot: datetime, locked: bool) -> str 
     if not locked and (unfinished or last_status == "interrupted"):
         return "resume"  # its process died or was stopped: pick up from the committed cursor
     return "schedule" if slot > mark else None
+
+
+def group_for_run(items: Iterable[WorkItem], integrations: Mapping[str, IntegrationDef],
+                  busy: Container[tuple[str, str]] = ()) -> list[list[WorkItem]]:
+    """:func:`group_by_feed`, with each check after the due feeds that write what it reads, in their group.
+
+    A stock check running beside the stock export reports every SKU the export has not reached yet:
+    due together, the export runs first and the check after it, in one thread. A check whose pushing
+    feed is ``busy`` (running in this process) is left out; it stays due and runs once that is done.
+    """
+    groups = group_by_feed(items)
+    by_key = {g[0].key: g for g in groups}
+    ahead: dict[tuple[str, str], list[list[WorkItem]]] = {}  # a check's key -> the groups run before it
+    held: set[tuple[str, str]] = set()
+    for group in groups:
+        key = group[0].key
+        integ = integrations.get(key[0])
+        fd = integ.feeds.get(key[1]) if integ is not None else None
+        pushers = [(key[0], p.name) for p in integ.pushers(fd)] if integ is not None and fd is not None else []
+        if any(k in busy for k in pushers):
+            held.add(key)
+        else:
+            ahead[key] = [by_key[k] for k in pushers if k in by_key]
+    taken = {g[0].key for before in ahead.values() for g in before}
+    return [[i for g in ahead.get(group[0].key, []) for i in g] + group for group in groups
+            if group[0].key not in held and group[0].key not in taken]
 
 
 def group_by_feed(items: Iterable[WorkItem]) -> list[list[WorkItem]]:

@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from engine.errors import EngineError
 from engine.reaper import reap_dead
-from engine.scheduler import TickResult, WorkItem, group_by_feed
+from engine.scheduler import TickResult, WorkItem, group_for_run
 
 if TYPE_CHECKING:
     from engine.app import Engine
@@ -105,7 +105,7 @@ class Server:
                     self._wake.wait(self._sleep_for(now, scheduler.next_wake(now)))
             finally:
                 if self.stop.is_set() and self._inflight:
-                    running = sum(1 for f in self._inflight.values() if f.running())
+                    running = len({f for f in self._inflight.values() if f.running()})
                     self.on_event(f"stopping: waiting for {running} running feed(s) to finish the page in hand")
                 pool.shutdown(wait=True, cancel_futures=True)
         return 0
@@ -114,13 +114,14 @@ class Server:
         for key, fut in list(self._inflight.items()):
             if fut.done():
                 del self._inflight[key]
-        for group in group_by_feed(items):
-            key = group[0].key
-            if key in self._inflight:
+        for group in group_for_run(items, self.engine.config.integrations, busy=self._inflight):
+            keys = {item.key for item in group}  # a check runs in the group of the export before it
+            if keys & self._inflight.keys():
                 continue
             fut = pool.submit(self._run_group, group)
             fut.add_done_callback(lambda _f: self._wake.set())
-            self._inflight[key] = fut
+            for key in keys:
+                self._inflight[key] = fut
 
     def _run_group(self, group: list[WorkItem]) -> list[TickResult]:
         results = []

@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import event, select
 
 from engine import hookimpl
-from engine.scheduler import SlotCache
+from engine.scheduler import SlotCache, group_for_run
 from engine.store import journal, locks
 from engine.store.models import Execution, FeedState, Lock, Parked
 from engine.store.upsert import upsert
-from tests.support import opsstore
+from tests.support import memstore, opsstore
 from tests.support.opsstore import Clock, make_engine
 
 T0 = datetime(2024, 5, 1, 10, 0, 5, tzinfo=UTC)
@@ -293,3 +293,32 @@ def test_two_schedulers_that_found_the_same_slot_due_run_it_once(tmp_path: Path,
         assert engine.due() == []
         with engine.sessions() as s:
             assert s.scalars(select(Lock)).all() == []  # the refused run left no lease behind
+
+
+def test_a_check_due_with_the_export_it_checks_runs_after_it(tmp_path: Path, db_url: str) -> None:
+    # At 01:30 the nightly stock check and the */5 stock export are due together: beside each other,
+    # the check reported every SKU the export had not pushed yet.
+    clock = Clock(datetime(2024, 5, 1, 1, 0, tzinfo=UTC))
+    cfg = memstore.config(db_url, tmp_path / "data", {"shop": {"settings": {"products": 10}}})
+    with memstore.build(cfg, clock=clock) as engine:
+        assert engine.run("import_products", "shop").status == "success"
+        assert engine.run("import_stock", "shop").status == "success"
+        engine.go_live("shop", force=True, reason="tests")
+        assert engine.run("export_stock", "shop").status == "success"
+        assert engine.run("stock_check", "shop").counts["errors"] == 0
+        for sku in ("P1-1", "P2-1", "P3-1", "P4-1"):
+            engine.set_stock(sku, 77)
+        clock.now = datetime(2024, 5, 1, 1, 30, tzinfo=UTC)
+        due = engine.due()
+        assert {"export_stock", "stock_check"} <= {i.feed for i in due}
+        groups = [[i.feed for i in g] for g in group_for_run(due, engine.config.integrations)]
+        assert ["export_stock", "stock_check"] in groups and ["stock_check"] not in groups, groups
+        busy = group_for_run(due, engine.config.integrations, busy={("shop", "export_stock")})
+        assert "stock_check" not in {i.feed for g in busy for i in g}  # held while its export runs elsewhere
+        results = engine.tick(pool_size=4)
+        ran = [(r.item.feed, r.status) for r in results if r.item.feed in ("export_stock", "stock_check")]
+        assert ran == [("export_stock", "success"), ("stock_check", "success")], ran
+        [check] = [r.execution for r in results if r.item.feed == "stock_check"]
+        [export] = [r.execution for r in results if r.item.feed == "export_stock"]
+        assert check is not None and export is not None and export.finished_at <= check.started_at
+        assert check.counts["errors"] == 0 and engine.notifications() == []
