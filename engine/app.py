@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
-from engine.config import EngineConfig, IntegrationDef, load_config, read_disabled_plugins
+from engine.config import EngineConfig, IntegrationDef, load_config
 from engine.connector import Connector, Services
 from engine.errors import ConfigError, EngineError
 from engine.feeds import FeedDef
@@ -25,6 +25,7 @@ from engine.store import journal, modes
 from engine.store.db import discard, make_db
 from engine.store.models import Base, Event, Execution, Notification
 from engine.store.records import ExecutionInfo, NotificationInfo
+from engine.yamlio import read_disabled_plugins
 
 if TYPE_CHECKING:
     from engine.connector import Check

@@ -112,19 +112,6 @@ class EngineConfig:
     secrets: tuple[str, ...] = ()
 
 
-def read_disabled_plugins(source: str | Path | Mapping[str, Any]) -> tuple[str, ...]:
-    """The plugin names under ``plugins.disabled`` (a cheap pre-pass before plugins load).
-
-    A file that cannot be read or parsed gives ``()``: :func:`load_config` reports it.
-    """
-    try:
-        data = source if isinstance(source, Mapping) else load_yaml_file(Path(source), display_path(Path(source))).data
-        disabled = data.get("plugins", {}).get("disabled", [])
-        return tuple(name for name in disabled if isinstance(name, str))
-    except Exception:  # anything wrong here is reported, with its line, by the full load
-        return ()
-
-
 def load_config(source: str | Path | Mapping[str, Any], *, connectors: Mapping[str, type[Connector]],
                 compiler: Compiler, env: Mapping[str, str] | None = None) -> EngineConfig:
     """Load, validate and resolve engine.yaml with its feed and mapping files.

@@ -105,6 +105,10 @@ def connector_checks(engine: Engine, integ: IntegrationDef) -> list[Check]:
         return [Check("connector checks", False, engine.masker.mask(f"unexpected {type(exc).__name__}: {exc}"))]
     if not found:
         return [Check("connector checks", True, f"connector {integ.connector!r} declares no go-live checks")]
+    wrong = [c for c in found if not isinstance(c, Check)]
+    if wrong:  # a connector bug is a failed check, not a traceback
+        return [Check("connector checks", False, f"connector {integ.connector!r} returned {wrong[0]!r} from checks(); "
+                                                 "expected a list of engine.Check(name, ok, detail)")]
     return [Check(c.name, c.ok, engine.masker.mask(c.detail)) for c in found]
 
 

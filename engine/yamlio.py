@@ -201,3 +201,16 @@ def display_path(path: Path) -> str:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+def read_disabled_plugins(source: str | Path | Mapping[str, Any]) -> tuple[str, ...]:
+    """The plugin names under ``plugins.disabled`` (a cheap pre-pass before plugins load).
+
+    A file that cannot be read or parsed gives ``()``: :func:`load_config` reports it.
+    """
+    try:
+        data = source if isinstance(source, Mapping) else load_yaml_file(Path(source), display_path(Path(source))).data
+        disabled = data.get("plugins", {}).get("disabled", [])
+        return tuple(name for name in disabled if isinstance(name, str))
+    except Exception:  # anything wrong here is reported, with its line, by the full load
+        return ()

@@ -7,6 +7,9 @@ invalid configuration, 2 a usage error (click's own), 3 the feed is already runn
 
 from __future__ import annotations
 
+import os
+import sys
+
 import click
 
 from engine.cli.common import main_group
@@ -27,15 +30,49 @@ LAZY_COMMANDS = {
 cli.lazy_commands = LAZY_COMMANDS  # type: ignore[attr-defined]
 
 
-def add_plugin_commands(group: click.Group) -> None:
-    """Let installed plugins add their commands (``register_commands``); a broken plugin only warns."""
+def add_plugin_commands(group: click.Group, argv: list[str] | None = None) -> None:
+    """Let installed plugins add their commands (``register_commands``).
+
+    Plugins that engine.yaml disables (``plugins.disabled``, read from ``--config`` or
+    its default) add none. A plugin that fails to load or to register is named in a
+    warning and left out; the other plugins' commands are still added.
+    """
     from engine.errors import PluginError
     from engine.plugins import Hooks, build_manager
 
-    try:
-        Hooks(build_manager()).register_commands(group)
-    except PluginError as exc:
-        click.echo(f"warning: plugin commands not loaded: {exc}", err=True)
+    blocked = list(disabled_plugins(sys.argv[1:] if argv is None else argv))
+    for _ in range(20):  # each pass leaves out one more plugin that cannot load
+        try:
+            hooks = Hooks(build_manager(blocked=blocked))
+        except PluginError as exc:
+            click.echo(f"warning: {exc}; its commands are not available", err=True)
+            name = exc.context.get("plugin")
+            if not name or name in blocked:
+                return
+            blocked.append(name)
+            continue
+        for name, problem in hooks.register_commands(group):
+            click.echo(f"warning: plugin {name!r} could not add its commands: {problem}", err=True)
+        return
+
+
+def disabled_plugins(argv: list[str]) -> tuple[str, ...]:
+    """``plugins.disabled`` of the engine.yaml the command line names (a cheap look before click parses it)."""
+    path = os.environ.get("CONNECT_ENGINE_CONFIG") or "engine.yaml"
+    for i, arg in enumerate(argv):
+        if arg == "--config" and i + 1 < len(argv):
+            path = argv[i + 1]
+            break
+        if arg.startswith("--config="):
+            path = arg.split("=", 1)[1]
+            break
+        if not arg.startswith("-"):
+            break  # the command: options after it are its own
+    if not os.path.isfile(path):
+        return ()
+    from engine.yamlio import read_disabled_plugins
+
+    return read_disabled_plugins(path)
 
 
 def main() -> None:

@@ -6,8 +6,8 @@ import click
 
 from engine.cli import cli
 from engine.cli.common import echo_json, handle_errors, json_option, table
-from engine.config import read_disabled_plugins
 from engine.plugins import Hooks, build_manager
+from engine.yamlio import read_disabled_plugins
 
 
 @cli.command("plugins")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -10,6 +11,7 @@ from engine.cli import cli
 from engine.cli.common import handle_errors
 from engine.errors import EngineError
 from engine.plugins import Hooks, build_manager
+from engine.yamlio import read_disabled_plugins
 
 
 @cli.command("sandbox", context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
@@ -20,7 +22,9 @@ from engine.plugins import Hooks, build_manager
 @handle_errors
 def sandbox_cmd(ctx: click.Context, name: str | None, args: tuple[str, ...]) -> None:
     """Serve the fake store NAME in the foreground (NAME --help shows its options)."""
-    specs = Hooks(build_manager(plugins=ctx.ensure_object(dict).get("plugins"))).sandboxes()
+    obj = ctx.ensure_object(dict)
+    blocked = read_disabled_plugins(obj["config_path"]) if os.path.isfile(obj.get("config_path") or "") else ()
+    specs = Hooks(build_manager(blocked=blocked, plugins=obj.get("plugins"))).sandboxes()
     if name in (None, "--help", "-h"):
         click.echo("Usage: connect-engine sandbox NAME [OPTIONS]\n\nServe a plugin's fake store.\n\nSandboxes:")
         for spec in specs.values():

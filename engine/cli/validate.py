@@ -10,10 +10,11 @@ import click
 
 from engine.cli import cli
 from engine.cli.common import EXIT_FAILED, echo_json, json_option
-from engine.config import EngineConfig, load_config, read_disabled_plugins
+from engine.config import EngineConfig, load_config
 from engine.errors import ConfigError, ConfigValidationError, EngineError
 from engine.mapping import Compiler
 from engine.plugins import Hooks, build_manager
+from engine.yamlio import read_disabled_plugins
 
 
 @cli.command()

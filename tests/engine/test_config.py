@@ -19,10 +19,11 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
-from engine.config import EngineConfig, load_config, read_disabled_plugins
+from engine.config import EngineConfig, load_config
 from engine.errors import ConfigValidationError, Severity
 from engine.mapping import Compiler
 from engine.plugins import Hooks, build_manager
+from engine.yamlio import read_disabled_plugins
 from tests.engine import conftest_plugins
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -114,3 +114,14 @@ def test_a_connector_check_that_raises_is_a_failed_check(tmp_path: Path, db_url:
         found = checks(engine.go_live("shop"))
         assert found["credentials can write"] == (
             False, "AuthError: store answered 401 Unauthorized: invalid API key")
+
+
+def test_checks_of_the_wrong_shape_are_a_failed_check_even_when_forced(tmp_path: Path, db_url: str,
+                                                                        clock: Clock) -> None:
+    with build(tmp_path, db_url, clock, checks_tuples=True) as engine:
+        prepare(engine, clock)
+        found = checks(engine.go_live("shop"))
+        assert found["connector checks"] == (False, "connector 'opsstore' returned ('credentials can write', True, "
+                                                    "'') from checks(); expected a list of engine.Check(name, ok, "
+                                                    "detail)")
+        assert engine.go_live("shop", force=True).switched

@@ -114,6 +114,7 @@ class OpsStore(Connector):
             "fail_fetch": {"type": "boolean"},
             "can_write": {"type": "boolean"},
             "checks_raise": {"type": "boolean"},
+            "checks_tuples": {"type": "boolean"},
         },
     }
 
@@ -165,6 +166,8 @@ class OpsStore(Connector):
     def checks(self, ctx: RunContext) -> list[Check]:
         if self.settings.get("checks_raise"):
             raise AuthError("store answered 401 Unauthorized: invalid API key", status=401)
+        if self.settings.get("checks_tuples"):  # a plugin's mistake: tuples instead of engine.Check
+            return [("credentials can write", True, "")]  # type: ignore[list-item]
         ok = bool(self.settings.get("can_write", True))
         return [Check("credentials can write", ok, "write scope granted" if ok else "the API key is read-only")]
 
