@@ -58,6 +58,12 @@ def cron_problem(expression: str) -> str | None:
     if len(fields) not in (5, 6):
         return (f"it has {len(fields)} field(s); write 5 (minute hour day-of-month month day-of-week) "
                 f"or 6 (the same plus seconds)")
+    if len(fields) == 6 and not (fields[5].isdigit() and int(fields[5]) < 60):
+        # Seconds come last here; Quartz and Spring put them first, and "30 0 2 * * *" would then
+        # mean 00:30 on the 2nd, every second of that minute.
+        return (f"its 6th field, seconds, is {fields[5]!r}; seconds come last (minute hour day-of-month month "
+                "day-of-week second) and must be one number from 0 to 59: a feed does not run every second. "
+                "A seconds-first (Quartz) expression: drop its first field")
     try:
         croniter(expression, _CRON_PROBE).get_next(datetime)  # a day that never comes (30 Feb) fails here
     except Exception as exc:  # croniter's errors have no common public base
