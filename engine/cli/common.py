@@ -154,6 +154,14 @@ def handle_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except EngineError as exc:
             fail(exc)
+        except Exception as exc:
+            from sqlalchemy.exc import DBAPIError  # only reached once something raised: SQLAlchemy is loaded
+
+            if not isinstance(exc, DBAPIError):
+                raise
+            logging.getLogger(__name__).info("database error", exc_info=True)  # the traceback, for --verbose
+            fail(EngineError(f"the database failed: {type(exc.orig).__name__}: {exc.orig} (another process may "
+                             "hold it, or the server is unreachable; run with --verbose for details)"))
 
     return wrapper  # type: ignore[return-value]
 

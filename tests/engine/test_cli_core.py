@@ -108,3 +108,26 @@ def test_a_missing_configuration_file_is_an_error_not_a_traceback(tmp_path: Path
     result = invoke(tmp_path / "nowhere.yaml", "run", "import_products", "--integration", "shop")
     assert result.exit_code == 1
     assert "nowhere.yaml" in result.stderr and "Traceback" not in result.output
+
+
+def test_a_database_failure_mid_command_is_one_line_not_a_traceback() -> None:
+    # A SQLite file another process holds past the busy timeout, a server gone mid-run: the driver's
+    # error reaches the command, which says so in one line and exits 1.
+    import sqlite3
+
+    import click
+    from sqlalchemy.exc import OperationalError
+
+    from engine.cli.common import handle_errors
+
+    @click.command()
+    @handle_errors
+    def busy() -> None:
+        raise OperationalError("UPDATE ce_locks SET lease_until=?", {"lease_until": "secret"},
+                               sqlite3.OperationalError("database is locked"))
+
+    result = CliRunner().invoke(busy, [])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[0].startswith(
+        "error: the database failed: OperationalError: database is locked (another process may hold it")
+    assert "Traceback" not in result.output and "secret" not in result.output
