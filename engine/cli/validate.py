@@ -48,6 +48,9 @@ def validate(ctx: click.Context, as_json: bool) -> None:
     for s in summaries:
         click.echo(f"{s['name']}: connector {s['connector']}, mode {s['mode']}, "
                    f"{s['feeds']} feeds ({s['enabled']} enabled)")
+        if s.get("no_feeds_folder"):
+            click.echo(f"  note: no feed folder {s['no_feeds_folder']}, so this integration has no feeds; "
+                       "a connector's standard feeds go there (its plugin's documentation says where they are)")
 
 
 def _load(path: str, plugins: Sequence[object] | None) -> EngineConfig:
@@ -91,5 +94,9 @@ def _problem_json(problem: ConfigError) -> dict[str, Any]:
 
 def _summary(config: EngineConfig, name: str) -> dict[str, Any]:
     integ = config.integrations[name]
-    return {"name": name, "connector": integ.connector, "mode": integ.mode, "feeds": len(integ.feeds),
-            "enabled": sum(1 for f in integ.feeds.values() if f.enabled)}
+    out = {"name": name, "connector": integ.connector, "mode": integ.mode, "feeds": len(integ.feeds),
+           "enabled": sum(1 for f in integ.feeds.values() if f.enabled)}
+    folder = Path(config.feeds_dir) / integ.feed_set
+    if not integ.feeds and not folder.is_dir():
+        out["no_feeds_folder"] = _relative(str(folder))
+    return out

@@ -47,8 +47,12 @@ def test_counts_enabled_feeds(tmp_path: Path) -> None:
                       + "  plain:\n    connector: plainstore\n    mode: live\n")
     result = invoke(config)
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines() == ["demo-shop: connector teststore, mode test, 4 feeds (3 enabled)",
-                                          "plain: connector plainstore, mode live, 0 feeds (0 enabled)"]
+    lines = result.stdout.splitlines()
+    assert lines[:2] == ["demo-shop: connector teststore, mode test, 4 feeds (3 enabled)",
+                         "plain: connector plainstore, mode live, 0 feeds (0 enabled)"]
+    # A third party's connector whose feeds were never copied into feeds_dir: said, not silent.
+    assert lines[2].startswith("  note: no feed folder ") and lines[2].split()[4].endswith("plainstore,")
+    assert len(lines) == 3
 
 
 def test_problems_are_listed_with_locations_and_exit_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
