@@ -336,7 +336,8 @@ class _Loader:
                                                                             f"{one_of(sorted(feeds))}"
                                                                             f"{did_you_mean(feed_name, feeds)}",
                                                at_key=True))
-            check_override(override, self.compiler, marks, (*base, "feeds", feed_name), self.errors)
+            check_override(override, self.compiler, marks, (*base, "feeds", feed_name), self.errors,
+                           feeds.get(feed_name))
         for loaded in feeds.values():
             mapping = loaded.mapping
             for map_name, where in mapping.lookups if mapping else ():

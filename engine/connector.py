@@ -50,6 +50,9 @@ class Resource:
             (a misspelt field would otherwise be dropped without a word).
         needs: Optional: the fields ``write`` cannot do without; validation refuses a
             mapping into it that does not produce them all.
+        params: Optional: the JSON Schema of the feed ``params`` it takes (``source.params``
+            where it is read, ``target.params`` where it is written). When set, validation
+            checks a feed's params, and an integration's overrides of them, against it.
     """
 
     name: str
@@ -60,6 +63,7 @@ class Resource:
     description: str = ""
     fields: tuple[str, ...] | None = None
     needs: tuple[str, ...] = ()
+    params: Mapping[str, Any] | None = field(default=None, compare=False)
 
 
 @dataclass

@@ -128,6 +128,7 @@ class LoadedFeed:
     marks: Marks
     feed: FeedDef | None
     mapping: LoadedMapping | None
+    resources: tuple[Resource | None, Resource | None] = (None, None)  # (source, target): what params they take
 
 
 def load_feed_set(feed_set: FeedSet, mappings: MappingLoader, compiler: Compiler,
@@ -195,12 +196,16 @@ def _load_feed(path: Path, feed_set: FeedSet, mappings: MappingLoader, compiler:
                                                        f"{did_you_mean(name, mapping.fields)}"))
     if mapping is not None and mapping.fields and target is not None:
         _check_mapping_fits(data, mapping, target, direction, marks, found, errors)
+    for key, resource in (("source", source), ("target", target)):
+        endpoint = data.get(key)
+        check_params(endpoint.get("params") if isinstance(endpoint, Mapping) else None, resource, marks,
+                     (key, "params"), found)
     errors.extend(found)
     name = data.get("name")
     if not isinstance(name, str):
         return None
     feed = None if found else _build(data, file, source, mapping, compiler)
-    return name, LoadedFeed(file=file, marks=marks, feed=feed, mapping=mapping)
+    return name, LoadedFeed(file=file, marks=marks, feed=feed, mapping=mapping, resources=(source, target))
 
 
 def _check_mapping_fits(data: Mapping[str, Any], mapping: LoadedMapping, target: Resource, direction: Any,
@@ -291,13 +296,24 @@ def _build(data: Mapping[str, Any], file: str, source: Resource | None, mapping:
 
 
 def check_override(override: Any, compiler: Compiler, marks: Marks, base: JsonPath,
-                   errors: list[ConfigError]) -> None:
-    """Check the cron and expressions of an integration's ``feeds.<name>`` override."""
+                   errors: list[ConfigError], loaded: LoadedFeed | None = None) -> None:
+    """Check the cron, expressions and params of an integration's ``feeds.<name>`` override."""
     if not isinstance(override, Mapping):
         return
     check_cron(override.get("schedule"), marks, (*base, "schedule"), errors)
     check_retry(override.get("retry"), marks, (*base, "retry"), errors)
     check_rules(override.get("rules"), compiler, marks, (*base, "rules"), errors)
+    if loaded is not None:
+        check_params(override.get("params"), loaded.resources[0], marks, (*base, "params"), errors)
+        check_params(override.get("target_params"), loaded.resources[1], marks, (*base, "target_params"), errors)
+
+
+def check_params(params: Any, resource: Resource | None, marks: Marks, path: JsonPath,
+                 errors: list[ConfigError]) -> None:
+    """Check feed params against the schema their resource declares (``Resource.params``), if it does."""
+    if not isinstance(params, Mapping) or resource is None or resource.params is None:
+        return  # not a mapping at all: the feed's own schema says so
+    errors.extend(schema_errors(params, resource.params, marks, base=path, what=dotted(path)))
 
 
 def apply_overrides(loaded: LoadedFeed, override: Mapping[str, Any], maps: Mapping[str, Mapping[str, Any]],

@@ -38,42 +38,47 @@ class HubConnector(Connector):
     feed_set = None
     settings_schema: ClassVar[Mapping[str, Any]] = SCHEMA
     # Fields as docs/hub.md lists them for write, read and fetch.
+    _PAGE = {"page_size": {"type": "integer", "minimum": 1, "maximum": 10000}}
+    _PARAMS = {"type": "object", "additionalProperties": False, "properties": _PAGE}
+    _STOCK_PARAMS = {"type": "object", "additionalProperties": False,
+                     "properties": {**_PAGE, "warehouse": {"type": "string", "minLength": 1}}}
     resources: ClassVar[Mapping[str, Resource]] = {
         "products": Resource(
             "products", key="sku", read=True, fetch=True, write=True,
             description="Hub products by SKU, with this integration's store ids",
             fields=("sku", "name", "barcode", "weight_grams", "price", "status", "attributes", "external_id",
-                    "remote", "created_at", "updated_at"), needs=("sku",)),
+                    "remote", "created_at", "updated_at"), needs=("sku",), params=_PARAMS),
         "product_images": Resource(
             "product_images", key="url", read=True, fetch=True, write=True,
             description="Product images, downloaded into the data folder",
             fields=("sku", "url", "position", "integration", "path", "sha256", "content_type", "bytes",
-                    "downloaded_at", "updated_at"), needs=("sku", "url")),
+                    "downloaded_at", "updated_at"), needs=("sku", "url"), params=_PARAMS),
         "orders": Resource(
             "orders", key="external_id", read=True, fetch=True, write=True,
             description="This integration's orders with their lines",
             fields=("external_id", "number", "status", "payment_status", "currency", "total", "email", "customer",
                     "shipping_address", "billing_address", "carrier", "ordered_at", "lines", "integration",
-                    "created_at", "updated_at"), needs=("external_id",)),
+                    "created_at", "updated_at"), needs=("external_id",), params=_PARAMS),
         "stock": Resource(
             "stock", key="sku", read=True, fetch=True, write=True,
             description="Stock per SKU and warehouse; read yields SKUs linked to this integration",
             fields=("sku", "warehouse", "quantity", "reserved", "available", "updated_at", "external_id", "remote"),
-            needs=("sku", "quantity")),
+            needs=("sku", "quantity"), params=_STOCK_PARAMS),
         "shipments": Resource(
             "shipments", key="id", read=True, fetch=True, write=True,
             description="Shipments of this integration's orders",
             fields=("id", "integration", "order_external_id", "order_number", "carrier", "tracking_number",
-                    "tracking_url", "lines", "created_at", "updated_at"), needs=("order_external_id",)),
+                    "tracking_url", "lines", "created_at", "updated_at"), needs=("order_external_id",), params=_PARAMS),
         "suppliers": Resource(
             "suppliers", key="external_id", read=False, fetch=True, write=True,
             description="This integration's suppliers",
-            fields=("external_id", "name", "active", "data", "integration", "updated_at"), needs=("external_id",)),
+            fields=("external_id", "name", "active", "data", "integration", "updated_at"), needs=("external_id",),
+            params=_PARAMS),
         "product_suppliers": Resource(
             "product_suppliers", key="external_id", read=False, fetch=True, write=True,
             description="Who supplies which SKU, at what price",
             fields=("external_id", "sku", "supplier_external_id", "supplier_reference", "price", "integration",
-                    "updated_at"), needs=("external_id",)),
+                    "updated_at"), needs=("external_id",), params=_PARAMS),
     }
 
     def __init__(self, integration: str, settings: Mapping[str, Any], services: Services) -> None:

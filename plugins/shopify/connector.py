@@ -35,6 +35,19 @@ WRITE_FULFIL = {False: "write_merchant_managed_fulfillment_orders", True: "write
 READ_ALL_ORDERS = "read_all_orders"
 
 
+# Feed params (checked by `connect-engine validate`): what a windowed read takes, and nothing elsewhere.
+WINDOW_PARAMS = {
+    "type": "object", "additionalProperties": False,
+    "properties": {
+        "cursor_field": {"enum": list(Window.FIELDS),
+                         "description": "The time the read pages by: updated_at (changes) or created_at (new only)."},
+        "filters": {"type": "object", "description": "Query parameters sent to Shopify as they are."},
+        "ids": {"type": ["string", "array"], "description": "Only these ids (comma separated, or a list)."},
+    },
+}
+NO_PARAMS = {"type": "object", "additionalProperties": False, "properties": {}}
+
+
 class ShopifyConnector(Connector):
     """Speaks the Shopify Admin REST API (``X-Shopify-Access-Token``, Link paging, leaky bucket).
 
@@ -49,14 +62,17 @@ class ShopifyConnector(Connector):
     feed_set = "shopify"
     settings_schema = SCHEMA
     resources: ClassVar[Mapping[str, Resource]] = {r.name: r for r in (
-        Resource("products", fetch=True, description="Products with their variants (all statuses)"),
-        Resource("product_images", fetch=True, description="Product images with the SKUs of their product"),
-        Resource("orders", fetch=True, description="Orders of every status (open, closed, cancelled)"),
-        Resource("locations", description="The shop's locations"),
+        Resource("products", fetch=True, description="Products with their variants (all statuses)",
+                 params=WINDOW_PARAMS),
+        Resource("product_images", fetch=True, description="Product images with the SKUs of their product",
+                 params=WINDOW_PARAMS),
+        Resource("orders", fetch=True, description="Orders of every status (open, closed, cancelled)",
+                 params=WINDOW_PARAMS),
+        Resource("locations", description="The shop's locations", params=NO_PARAMS),
         Resource("inventory_levels", key="inventory_item_id", fetch=True, write=True,
-                 description="Available stock per inventory item at the managed location"),
+                 description="Available stock per inventory item at the managed location", params=NO_PARAMS),
         Resource("fulfillments", key="order_id", read=False, fetch=True, write=True,
-                 description="Fulfillments with tracking, created from open fulfillment orders"),
+                 description="Fulfillments with tracking, created from open fulfillment orders", params=NO_PARAMS),
     )}
 
     def __init__(self, integration: str, settings: Mapping[str, Any], services: Services) -> None:

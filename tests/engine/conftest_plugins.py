@@ -18,7 +18,10 @@ class StoreConnector(Connector):
     name = "teststore"
     feed_set = "teststore"
     resources = {
-        "orders": Resource("orders", key="id", read=True, fetch=True),
+        "orders": Resource("orders", key="id", read=True, fetch=True, params={
+            "type": "object", "additionalProperties": False,
+            "properties": {"status": {"enum": ["any", "open", "paid"]},
+                           "limit": {"type": "integer", "minimum": 1, "maximum": 250}}}),
         "products": Resource("products", key="id", read=True, fetch=True, write=True),
         "fulfillments": Resource("fulfillments", key="order_id", read=False, write=True),
     }
