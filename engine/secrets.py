@@ -12,6 +12,7 @@ not hold literal values: they are written as ``${ENV_VAR}``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
@@ -227,7 +228,32 @@ def install_log_filter(masker: Masker) -> MaskingFilter:
     for handler in _handlers(root):
         if filt not in handler.filters:
             handler.addFilter(filt)
+    _masked_at_creation(filt)
     return filt
+
+
+# Handlers a host adds after the engine was built (logging.basicConfig afterwards, a handler on a
+# child logger) never got the filter. So records are also masked as they are made: a log record
+# factory wraps the one in place and applies every installed filter's masker.
+_FILTERS: list[MaskingFilter] = []
+_previous_factory: Any = None
+
+
+def _masked_at_creation(filt: MaskingFilter) -> None:
+    global _previous_factory
+    if filt not in _FILTERS:
+        _FILTERS.append(filt)
+    if _previous_factory is None:
+        _previous_factory = logging.getLogRecordFactory()
+        logging.setLogRecordFactory(_masking_factory)
+
+
+def _masking_factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    record = _previous_factory(*args, **kwargs)
+    for filt in tuple(_FILTERS):
+        with contextlib.suppress(Exception):  # a message that does not format: the handler reports it
+            filt.filter(record)
+    return record
 
 
 def _handlers(root: logging.Logger) -> list[logging.Handler]:
@@ -244,3 +270,5 @@ def remove_log_filter(filt: MaskingFilter) -> None:
     root.removeFilter(filt)
     for handler in _handlers(root):
         handler.removeFilter(filt)
+    if filt in _FILTERS:
+        _FILTERS.remove(filt)

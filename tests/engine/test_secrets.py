@@ -110,6 +110,31 @@ def test_log_filter_masks_messages_arguments_and_tracebacks(log_output: io.Strin
     assert SECRET not in text
 
 
+def test_a_handler_added_after_the_engine_was_built_prints_no_secret() -> None:
+    filt = install_log_filter(Masker([SECRET]))
+    out = io.StringIO()
+    late = logging.StreamHandler(out)  # a host's logging.basicConfig() after Engine.from_config
+    log = logging.getLogger("engine.tests.secrets.late")
+    log.addHandler(late)
+    try:
+        log.warning("token is %s", SECRET)
+        try:
+            raise ValueError(f"refused {SECRET}")
+        except ValueError:
+            log.exception("failed")
+    finally:
+        log.removeHandler(late)
+        remove_log_filter(filt)
+    assert "token is ***" in out.getvalue() and "refused ***" in out.getvalue()
+    assert SECRET not in out.getvalue()
+    log.addHandler(late)  # the last user removed it: nothing is masked any more
+    try:
+        log.warning("after %s", "shown")
+    finally:
+        log.removeHandler(late)
+    assert "after shown" in out.getvalue()
+
+
 class _StrictTokenStore(Connector):
     name = "stricttoken"
     settings_schema: dict[str, Any] = {"type": "object", "properties": {"access_token": {"maxLength": 5},
