@@ -23,7 +23,6 @@ from typing import Any
 from engine.errors import ConfigError
 from engine.yamlio import JsonPath, Marks, dotted
 
-SECRET_WORDS = ("secret", "token", "password", "key", "dsn")
 MASK = "***"
 MIN_SECRET_LENGTH = 4
 
@@ -31,10 +30,25 @@ _REF = re.compile(r"\$\$\{|\$\{([^}]*)\}")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+_WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+_NOT_KEYS = ("sort", "primary", "partition", "group", "cache", "idempotency", "lookup", "map", "hot", "foreign")
+
+
 def is_secret_key(name: str) -> bool:
-    """True if a key called ``name`` holds a secret (contains secret, token, password, key or dsn)."""
-    low = name.lower()
-    return any(word in low for word in SECRET_WORDS)
+    """True if a key called ``name`` holds a secret.
+
+    Its words (split at ``_``, ``-``, ``.`` and camelCase) are looked at: ``secret``, ``token``,
+    ``password``, ``passwd``, ``dsn`` or ``apikey`` anywhere, or ``key`` as a word that is not a
+    kind of index (``sort_key``, ``primary_key``...). So ``api_key``, ``consumerKey`` and
+    ``client_secret`` are secrets; ``sort_key``, ``keywords`` and ``monkey`` are not.
+    """
+    words = [w.lower() for w in _WORDS.findall(name)]
+    for i, word in enumerate(words):
+        if word in ("secret", "secrets", "token", "tokens", "password", "passwd", "dsn", "apikey"):
+            return True
+        if word in ("key", "keys") and not (i and words[i - 1] in _NOT_KEYS):
+            return True
+    return False
 
 
 def secret_path(path: JsonPath) -> bool:

@@ -47,6 +47,10 @@ def test_undefined_and_malformed_references_are_located() -> None:
 @pytest.mark.parametrize(("name", "secret"), [
     ("access_token", True), ("API_KEY", True), ("client_secret", True), ("password", True), ("sentry_dsn", True),
     ("consumer_key", True), ("shop_url", False), ("username", False), ("mode", False),
+    ("apiKey", True), ("privateKey", True), ("apikey", True), ("webhook_secrets", True), ("key", True),
+    ("db_password", True), ("refresh-token", True),
+    # words that only contain "key" or name an index are not secrets (a plugin's sort_key, keywords)
+    ("sort_key", False), ("keywords", False), ("monkey", False), ("primary_key", False), ("hotkeys", False),
 ])
 def test_secret_key_names(name: str, secret: bool) -> None:
     assert is_secret_key(name) is secret
