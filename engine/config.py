@@ -292,7 +292,11 @@ class _Loader:
         return out
 
     def _check_optional_lookups(self, feeds: Mapping[str, LoadedFeed], defined: set[str]) -> None:
-        """A lookup with a default whose map neither its file nor any integration defines: a typo, most likely."""
+        """A lookup with a default whose map nobody defines, but whose name is close to one that is: a typo.
+
+        A map nobody defines at all may be meant (an integration that imports no orders needs no
+        carriers): its lookups give the default.
+        """
         seen = set()
         for loaded in feeds.values():
             mapping = loaded.mapping
@@ -300,13 +304,14 @@ class _Loader:
                 continue
             seen.add(mapping.file)
             for map_name, where in mapping.optional_lookups:
-                if map_name not in mapping.maps and map_name not in defined:
-                    known = sorted({*mapping.maps, *defined})
+                known = sorted({*mapping.maps, *defined})
+                close = did_you_mean(map_name, known)
+                if map_name not in known and close:
                     self.errors.append(mapping.marks.error(where, f"lookup {map_name!r}: no value map of that name "
                                                                   f"under 'maps' in {mapping.file} nor in any "
                                                                   f"integration's maps, so every value would be "
                                                                   f"the default; maps defined: {one_of(known)}"
-                                                                  f"{did_you_mean(map_name, known)}"))
+                                                                  f"{close}"))
 
     def _connector(self, name: str, spec: Mapping[str, Any], marks: Marks, res: Resolution) -> type[Connector] | None:
         base: JsonPath = ("integrations", name)
