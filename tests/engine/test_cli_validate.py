@@ -143,3 +143,20 @@ def test_tokens_never_appear_in_the_output(tmp_path: Path, as_json: bool) -> Non
     assert result.exit_code == 1
     assert "integrations.strict.settings.api_token: '***' is too long" in result.output
     assert TOKEN not in result.output
+
+
+def test_the_benchmarks_configuration_validates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The benchmark writes its own engine.yaml (one integration that only syncs products, no maps):
+    # a validation rule that refuses it would only show when someone runs the benchmark.
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_update_products",
+                                                  Path(__file__).resolve().parents[2] / "benchmarks" /
+                                                  "update_products.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    config = bench.engine_yaml(tmp_path, "http://127.0.0.1:9")
+    monkeypatch.setenv("BENCH_SHOPIFY_TOKEN", "bench-token")
+    result = CliRunner().invoke(cli, ["--config", str(config), "validate"])
+    assert result.exit_code == 0, result.output
