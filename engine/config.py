@@ -209,9 +209,10 @@ class _Loader:
         out["disabled_plugins"] = tuple(d for d in disabled if isinstance(d, str)) if isinstance(
             disabled, list) else ()
         if _section(data, "integrations") and not out["feeds_dir"].is_dir():
+            start = ("the folder of engine.yaml" if marks.file != IN_MEMORY
+                     else f"the configuration's 'root', else the current directory: {root}")
             self.errors.append(marks.error(("feeds_dir",), f"feeds_dir {display_path(out['feeds_dir'])} does not "
-                                                           f"exist (relative paths start at the folder of "
-                                                           f"engine.yaml)"))
+                                                           f"exist (relative paths start at {start})"))
         return out
 
     def _database(self, value: Any, root: Path, marks: Marks, res: Resolution) -> str:

@@ -224,6 +224,16 @@ def test_in_memory_source_resolves_from_root(tmp_path: Path, hooks: Hooks) -> No
     assert len(config.integrations["demo-shop"].feeds) == 4
 
 
+def test_an_in_memory_source_says_where_its_relative_paths_start(tmp_path: Path, hooks: Hooks,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # a dict without 'root': relative paths start here, not at an engine.yaml
+    with pytest.raises(ConfigValidationError) as info:
+        load_config({"hub": {"connector": "testhub"}, "integrations": {"x": {"connector": "plainstore"}}},
+                    connectors=hooks.connectors(), compiler=Compiler(hooks.jmespath_functions()), env=ENV)
+    assert (f"feeds_dir feeds.d does not exist (relative paths start at the configuration's 'root', else the "
+            f"current directory: {tmp_path.resolve()})") in info.value.render()
+
+
 def test_in_memory_source_errors_name_the_path(hooks: Hooks) -> None:
     with pytest.raises(ConfigValidationError) as info:
         load_config({"hub": {"connector": "testhub"}, "integrations": {"x": {"connector": "plainstore",
