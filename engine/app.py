@@ -67,7 +67,7 @@ class Engine:
         self.masker = Masker(config.secrets)
         self._log_filter = install_log_filter(self.masker)
         _ensure_folders(config)
-        self.db, self.sessions = make_db(config.database_url)
+        self.db, self.sessions = make_db(config.database_url, runs=config.pool_size)
         self._models_loaded = hooks.pm.hook.register_models()
         if migrate:
             self.upgrade()

@@ -11,12 +11,16 @@ from typing import Any
 from sqlalchemy import create_engine, event, make_url
 from sqlalchemy.engine import Engine as SAEngine
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import QueuePool
 
 from engine.store import jsontext
 
 
-def make_db(url: str, **kwargs: Any) -> tuple[SAEngine, sessionmaker[Session]]:
+def make_db(url: str, *, runs: int = 4, **kwargs: Any) -> tuple[SAEngine, sessionmaker[Session]]:
     """Create the SQLAlchemy engine and its sessionmaker for ``url``.
+
+    The connection pool holds enough for ``runs`` feeds at once (serve's pool), each with its
+    lease keeper, without waiting.
 
     SQLite files get WAL, ``synchronous=NORMAL``, foreign keys and a busy
     timeout, so separate processes (scheduler, CLI, workers) can share one file.
@@ -37,6 +41,8 @@ def make_db(url: str, **kwargs: Any) -> tuple[SAEngine, sessionmaker[Session]]:
     if url.startswith("postgresql"):
         kwargs.setdefault("pool_pre_ping", True)  # a connection the server dropped is replaced, not handed out
     db = create_engine(url, **kwargs)
+    if runs > 4 and isinstance(db.pool, QueuePool):  # the default 5 + 10 serves four runs and their keepers
+        db = create_engine(url, **kwargs, pool_size=runs + 1, max_overflow=2 * runs)  # (no connection made yet)
     if scratch is not None:
         _scratch[db] = weakref.finalize(db, _remove, scratch)
     if db.dialect.name == "sqlite":

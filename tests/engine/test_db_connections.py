@@ -62,3 +62,10 @@ def test_a_database_error_quotes_the_statement_not_the_values(tmp_path: Path, db
         with pytest.raises(DBAPIError) as info:
             s.execute(text("INSERT INTO no_such_table (a) VALUES (:secret)"), {"secret": "ann@example.com"})
         assert "ann@example.com" not in str(info.value)
+
+
+def test_the_pool_holds_a_connection_per_run_and_keeper_for_a_large_serve_pool(tmp_path: Path, db_url: str) -> None:
+    cfg = memstore.config(db_url, tmp_path / "data", {"shop": {"settings": {"products": 1}}},
+                          scheduler={"pool_size": 16})
+    with memstore.build(cfg) as engine:
+        assert engine.db.pool.size() >= 17 and engine.db.pool._max_overflow >= 16  # type: ignore[attr-defined]
