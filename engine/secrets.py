@@ -30,24 +30,34 @@ _REF = re.compile(r"\$\$\{|\$\{([^}]*)\}")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-_WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 _NOT_KEYS = ("sort", "primary", "partition", "group", "cache", "idempotency", "lookup", "map", "hot", "foreign")
+_NOT_SECRET = ("keyword", "keywords", "keyboard", "monkey", "hotkey", "hotkeys", "turkey", "donkey", "hockey", "jockey",
+               "whiskey")
 
 
 def is_secret_key(name: str) -> bool:
     """True if a key called ``name`` holds a secret.
 
-    Its words (split at ``_``, ``-``, ``.`` and camelCase) are looked at: ``secret``, ``token``,
-    ``password``, ``passwd``, ``dsn`` or ``apikey`` anywhere, or ``key`` as a word that is not a
-    kind of index (``sort_key``, ``primary_key``...). So ``api_key``, ``consumerKey`` and
-    ``client_secret`` are secrets; ``sort_key``, ``keywords`` and ``monkey`` are not.
+    A name containing ``secret``, ``token``, ``password``, ``passwd`` or ``dsn`` does, in any
+    case and however its words are joined (``clientsecret``, ``apiToken2``). So does one
+    containing ``key``, unless every word that holds it (split at ``_``, ``-``, digits and
+    camelCase) is an ordinary word (``keywords``, ``monkey``) or an index's ``key``
+    (``sort_key``, ``primary_key``): ``api_key``, ``apikey``, ``consumerKey`` and ``key2`` are
+    secrets; ``sort_key`` and ``keywords`` are not.
     """
+    low = name.lower()
+    if any(word in low for word in ("secret", "token", "password", "passwd", "dsn")):
+        return True
+    if "key" not in low:
+        return False
     words = [w.lower() for w in _WORDS.findall(name)]
     for i, word in enumerate(words):
-        if word in ("secret", "secrets", "token", "tokens", "password", "passwd", "dsn", "apikey"):
-            return True
-        if word in ("key", "keys") and not (i and words[i - 1] in _NOT_KEYS):
-            return True
+        if "key" not in word or word in _NOT_SECRET:
+            continue
+        if word in ("key", "keys") and i and words[i - 1] in _NOT_KEYS:
+            continue
+        return True
     return False
 
 

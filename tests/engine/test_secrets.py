@@ -49,6 +49,9 @@ def test_undefined_and_malformed_references_are_located() -> None:
     ("consumer_key", True), ("shop_url", False), ("username", False), ("mode", False),
     ("apiKey", True), ("privateKey", True), ("apikey", True), ("webhook_secrets", True), ("key", True),
     ("db_password", True), ("refresh-token", True),
+    # joined words and digit suffixes are secrets as before
+    ("apitoken", True), ("accesstoken", True), ("clientsecret", True), ("secretkey", True), ("privatekey", True),
+    ("dbpassword", True), ("token2", True), ("password1", True), ("api_key2", True), ("key2", True),
     # words that only contain "key" or name an index are not secrets (a plugin's sort_key, keywords)
     ("sort_key", False), ("keywords", False), ("monkey", False), ("primary_key", False), ("hotkeys", False),
 ])
