@@ -67,8 +67,9 @@ class LeaseKeeper:
         interval = self.lease.total_seconds() / 3
         while not self._stop.wait(interval):
             try:
-                now = self.clock()
                 with _renewing, self.sessions.begin() as s:
+                    s.connection()  # BEGIN first (on SQLite it waits for a page in progress): the lease runs from now
+                    now = self.clock()
                     locks.renew(s, self.integration, self.feed, holder=self.holder, lease=self.lease, now=now)
                 log.info("renewed the lease of %s/%s until %s UTC", self.integration, self.feed,
                          f"{now + self.lease:%H:%M:%S}")

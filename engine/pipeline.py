@@ -7,7 +7,7 @@ events, parked rows, notifications, the cursor) is committed in one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +51,10 @@ class Pipeline:
         self.seen: set[str] = set()
         # Counts of the pages committed so far, saved on the execution row with each page.
         self.totals = empty_counts()
+        # Set by the runner: renews the run's lease inside each page's transaction, so a page commits
+        # only while its run holds the feed, and leaves the lease fresh (on SQLite the page holds the
+        # write lock, and the lease keeper waits behind it).
+        self.renew: Callable[[Any], None] | None = None
 
     # -- the page ------------------------------------------------------------------------------
 
@@ -128,6 +132,8 @@ class Pipeline:
             totals = {k: v + counts[k] for k, v in self.totals.items()}
             if run.execution_id is not None:
                 journal.save_counts(session, run.execution_id, totals)
+            if self.renew is not None:
+                self.renew(session)  # LockedError if another worker took the feed: the page rolls back
         self.totals = totals
         return PageResult(counts, notes)
 

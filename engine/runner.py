@@ -158,6 +158,7 @@ class Runner:
                               compiler=eng.compiler, clock=eng.clock, tz=eng.tz, mode=self._mode(integ),
                               masker=eng.masker, maps=eng.maps(integ, fd), execution_id=execution_id)
                 pipe = Pipeline(run)
+                pipe.renew = lambda s: locks.renew(s, integ.name, fd.name, holder=holder, lease=lease, now=eng.clock())
                 ctx = RunContext(integration=integ.name, feed=fd.name, mode=run.mode, params=fd.source.params,
                                  log=run.log)
                 if recheck_keys is not None:
