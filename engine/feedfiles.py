@@ -314,6 +314,15 @@ def check_params(params: Any, resource: Resource | None, marks: Marks, path: Jso
     if not isinstance(params, Mapping) or resource is None or resource.params is None:
         return  # not a mapping at all: the feed's own schema says so
     errors.extend(schema_errors(params, resource.params, marks, base=path, what=dotted(path)))
+    known = list((resource.params.get("properties") or {}).keys())
+    if resource.params.get("additionalProperties") is False:
+        return  # the schema itself refused the unknown names
+    for name in params:  # other params pass on to rules (params.NAME); a near miss is a misspelling
+        close = did_you_mean(name, known) if name not in known else ""
+        if close:
+            errors.append(marks.error((*path, name), f"unknown param {name!r} in {dotted(path)} of "
+                                                     f"{resource.name!r}{close} (params it does not take are "
+                                                     "only read by rules)", at_key=True))
 
 
 def apply_overrides(loaded: LoadedFeed, override: Mapping[str, Any], maps: Mapping[str, Mapping[str, Any]],

@@ -39,9 +39,8 @@ class HubConnector(Connector):
     settings_schema: ClassVar[Mapping[str, Any]] = SCHEMA
     # Fields as docs/hub.md lists them for write, read and fetch.
     _PAGE = {"page_size": {"type": "integer", "minimum": 1, "maximum": 10000}}
-    _PARAMS = {"type": "object", "additionalProperties": False, "properties": _PAGE}
-    _STOCK_PARAMS = {"type": "object", "additionalProperties": False,
-                     "properties": {**_PAGE, "warehouse": {"type": "string", "minLength": 1}}}
+    _PARAMS = {"type": "object", "properties": _PAGE}
+    _STOCK_PARAMS = {"type": "object", "properties": {**_PAGE, "warehouse": {"type": "string", "minLength": 1}}}
     resources: ClassVar[Mapping[str, Resource]] = {
         "products": Resource(
             "products", key="sku", read=True, fetch=True, write=True,

@@ -35,9 +35,10 @@ WRITE_FULFIL = {False: "write_merchant_managed_fulfillment_orders", True: "write
 READ_ALL_ORDERS = "read_all_orders"
 
 
-# Feed params (checked by `connect-engine validate`): what a windowed read takes, and nothing elsewhere.
+# Feed params (checked by `connect-engine validate`): what a windowed read takes. Other params pass (rules
+# read them as `params.NAME`); one whose name is close to these is reported as a misspelling.
 WINDOW_PARAMS = {
-    "type": "object", "additionalProperties": False,
+    "type": "object",
     "properties": {
         "cursor_field": {"enum": list(Window.FIELDS),
                          "description": "The time the read pages by: updated_at (changes) or created_at (new only)."},
@@ -45,7 +46,7 @@ WINDOW_PARAMS = {
         "ids": {"type": ["string", "array"], "description": "Only these ids (comma separated, or a list)."},
     },
 }
-NO_PARAMS = {"type": "object", "additionalProperties": False, "properties": {}}
+NO_PARAMS = {"type": "object", "properties": {}}
 
 
 class ShopifyConnector(Connector):

@@ -19,7 +19,7 @@ class StoreConnector(Connector):
     feed_set = "teststore"
     resources = {
         "orders": Resource("orders", key="id", read=True, fetch=True, params={
-            "type": "object", "additionalProperties": False,
+            "type": "object",
             "properties": {"status": {"enum": ["any", "open", "paid"]},
                            "limit": {"type": "integer", "minimum": 1, "maximum": 250}}}),
         "products": Resource("products", key="id", read=True, fetch=True, write=True),
