@@ -71,21 +71,25 @@ class Pipeline:
         for raw in records:
             item = self._item(raw)
             keys.append(item.key)
-            if not item.key:  # nothing to park, re-fetch or deduplicate it by: keyless records would merge
-                why = keyless(raw, item.label, feed.source.side, feed.source.resource, self.source_key, feed.name)
-                self._route(item, Severity.ERROR, why, HINTS["keyless"], f"keyless:{item.label or ''}", counts, events,
-                            parks, bells)  # one notification per record the label tells apart
+            if not item.key and type(raw) is not dict:
+                self._keyless(raw, item, counts, events, parks, bells)
                 continue
             try:
                 if feed.rules:
                     match = feed.rules.first_match({**self.rule_doc_base, "record": raw}, feed=feed.name,
                                                    record=item.key)
                     if match is not None:
+                        if not item.key and match.severity == Severity.RETRY:  # nothing to park it by
+                            self._keyless(raw, item, counts, events, parks, bells)
+                            continue
                         self._route(item, match.severity, match.message, match.rule.hint,
                                     match.rule.name or match.rule.when, counts, events, parks, bells)
                         if feed.direction == "check" and raw.get(self.target_key) is not None:
                             page.seen.append(str(raw[self.target_key]))  # the store has it (engine.checkmissing)
                         continue
+                if not item.key:  # nothing to re-fetch or tell it apart by: keyless records would merge
+                    self._keyless(raw, item, counts, events, parks, bells)
+                    continue
                 item.mapped = feed.mapping.apply(raw) if feed.mapping else [raw]
             except MappingError as exc:
                 self._route(item, exc.severity, run.mask(f"{exc} (feed {feed.name}, record {item.key})"),
@@ -149,6 +153,13 @@ class Pipeline:
             except Exception:  # a label is decoration; never fail a record on it
                 label = None
         return Item(key="" if key is None else str(key), label=label)
+
+    def _keyless(self, raw: Any, item: Item, counts: dict[str, int], events: list[dict[str, Any]],
+                 parks: list[Any], bells: list[Any]) -> None:
+        feed = self.feed
+        why = keyless(raw, item.label, feed.source.side, feed.source.resource, self.source_key, feed.name)
+        self._route(item, Severity.ERROR, why, HINTS["keyless"], f"keyless:{item.label or ''}", counts, events,
+                    parks, bells)  # one notification per record the label tells apart
 
     def _route(self, item: Item, severity: Severity, message: str, hint: str | None, kind: str,
                counts: dict[str, int], events: list[dict[str, Any]], parks: list[tuple[Item, str, str | None]],

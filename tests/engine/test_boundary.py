@@ -39,6 +39,10 @@ class BadStore(opsstore.OpsStore):
             yield Page(records=rows, cursor={"after": rows[-1]["id"]}, total="many")  # type: ignore[arg-type]
         elif mode == "keyless":
             yield Page(records=[{k: v for k, v in r.items() if k != "id" or r["id"] > 2} for r in rows])
+        elif mode == "keyless_rules":  # without keys, one a rule would park and one a rule rings for
+            statuses = {1: "pending", 2: "broken"}
+            yield Page(records=[{k: v for k, v in r.items() if k != "id"} | {"status": statuses[r["id"]]}
+                                if r["id"] in statuses else r for r in rows])
         else:
             yield Page(records=rows, cursor={"after": rows[-1]["id"]})
 
@@ -119,3 +123,13 @@ def test_source_records_without_their_key_fail_alone_and_never_merge(tmp_path: P
         messages = sorted(n.message for n in engine.notifications())
         assert messages == [f"record 'S{i}' of store resource 'items' has no 'id', the key that identifies it; "
                             "it was not written (feed import_items)" for i in (1, 2)]
+
+
+def test_a_keyless_record_goes_through_the_rules_first_but_is_never_parked(tmp_path: Path, db_url: str) -> None:
+    info, engine = run(tmp_path, db_url, "keyless_rules")
+    with engine:
+        assert (info.counts["parked"], info.counts["errors"], info.counts["created"]) == (0, 2, 2)
+        messages = sorted(n.message for n in engine.notifications())
+        assert messages == ["item S2 is broken in the store",  # the rule decided
+                            "record 'S1' of store resource 'items' has no 'id', the key that identifies it; it was "
+                            "not written (feed import_items)"]  # a rule would park it: there is nothing to park it by
