@@ -44,7 +44,7 @@ def make_db(url: str, *, runs: int = 4, **kwargs: Any) -> tuple[SAEngine, sessio
     if runs > 4 and isinstance(db.pool, QueuePool):  # the default 5 + 10 serves four runs and their keepers
         db = create_engine(url, **kwargs, pool_size=runs + 1, max_overflow=2 * runs)  # (no connection made yet)
     if scratch is not None:
-        _scratch[db] = weakref.finalize(db, _remove, scratch)
+        _scratch[db] = weakref.finalize(db, _remove, scratch, os.getpid())
     if db.dialect.name == "sqlite":
         event.listen(db, "connect", _sqlite_pragmas)
         event.listen(db, "begin", _sqlite_begin_immediate)
@@ -88,7 +88,9 @@ def _scratch_file() -> str:
     return path
 
 
-def _remove(path: str) -> None:
+def _remove(path: str, owner: int) -> None:
+    if os.getpid() != owner:  # a forked child exiting (a pre-fork worker) leaves its parent's database alone
+        return
     for name in (path, path + "-wal", path + "-shm", path + "-journal"):
         with contextlib.suppress(OSError):
             os.unlink(name)

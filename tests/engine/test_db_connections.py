@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from pathlib import Path
@@ -34,6 +35,21 @@ def test_an_in_memory_database_is_shared_by_threads_and_gone_after_close(tmp_pat
         scratch = engine.db.url.database
         assert scratch and os.path.exists(scratch)
     assert not [p for p in (scratch, scratch + "-wal", scratch + "-shm") if os.path.exists(p)]
+
+
+def test_a_forked_child_that_exits_leaves_the_in_memory_database_alone(tmp_path: Path) -> None:
+    engine = memstore.build(memstore.config("sqlite://", tmp_path / "data", {"shop": {"settings": {"products": 2}}}))
+    with engine:
+        scratch = engine.db.url.database
+        pid = os.fork()
+        if pid == 0:  # a pre-fork worker or a daemonising host: its interpreter's exit runs the atexit hooks
+            try:
+                atexit._run_exitfuncs()
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+        assert scratch and os.path.exists(scratch)
+        assert engine.run("import_products", "shop").status == "success"
 
 
 def test_a_postgresql_connection_the_server_dropped_is_replaced_not_used(tmp_path: Path, db_url: str) -> None:
