@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Container, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -25,12 +24,12 @@ from croniter import croniter
 from sqlalchemy import and_, case, func, or_, select, update
 
 from engine.errors import EngineError, LockedError
+from engine.grouping import group_for_run, held_back
 from engine.store.models import FeedState, IntegrationState, Lock, Parked
 from engine.store.upsert import upsert
 
 if TYPE_CHECKING:
     from engine.app import Engine
-    from engine.config import IntegrationDef
     from engine.store.records import ExecutionInfo
 
 log = logging.getLogger(__name__)
@@ -257,12 +256,21 @@ class Scheduler:
 
     def run_group(self, items: list[WorkItem], *, trigger: str = "schedule",
                   stop: threading.Event | None = None, now: datetime | None = None) -> list[TickResult]:
-        """Run the work items of one feed, one after the other (stops early if ``stop`` is set)."""
-        out = []
+        """Run the work items of one group, one after the other (stops early if ``stop`` is set).
+
+        A check whose writing feed came back locked (running elsewhere) is left for later: it stays due.
+        """
+        out: list[TickResult] = []
+        locked: set[tuple[str, str]] = set()
         for item in items:
             if stop is not None and stop.is_set():
                 break
-            out.append(self.run_item(item, trigger=trigger, stop=stop, now=now))
+            if held_back(item, locked, self.engine.config.integrations):
+                continue
+            result = self.run_item(item, trigger=trigger, stop=stop, now=now)
+            if result.locked:
+                locked.add(item.key)
+            out.append(result)
         return out
 
     def run_item(self, item: WorkItem, *, trigger: str = "schedule",
@@ -343,37 +351,3 @@ def _reason(state: tuple[Any, ...] | None, slot: datetime, locked: bool) -> str 
     if not locked and (unfinished or last_status == "interrupted"):
         return "resume"  # its process died or was stopped: pick up from the committed cursor
     return "schedule" if slot > mark else None
-
-
-def group_for_run(items: Iterable[WorkItem], integrations: Mapping[str, IntegrationDef],
-                  busy: Container[tuple[str, str]] = ()) -> list[list[WorkItem]]:
-    """:func:`group_by_feed`, with each check after the due feeds that write what it reads, in their group.
-
-    A stock check running beside the stock export reports every SKU the export has not reached yet:
-    due together, the export runs first and the check after it, in one thread. A check whose pushing
-    feed is ``busy`` (running in this process) is left out; it stays due and runs once that is done.
-    """
-    groups = group_by_feed(items)
-    by_key = {g[0].key: g for g in groups}
-    ahead: dict[tuple[str, str], list[list[WorkItem]]] = {}  # a check's key -> the groups run before it
-    held: set[tuple[str, str]] = set()
-    for group in groups:
-        key = group[0].key
-        integ = integrations.get(key[0])
-        fd = integ.feeds.get(key[1]) if integ is not None else None
-        pushers = [(key[0], p.name) for p in integ.pushers(fd)] if integ is not None and fd is not None else []
-        if any(k in busy for k in pushers):
-            held.add(key)
-        else:
-            ahead[key] = [by_key[k] for k in pushers if k in by_key]
-    taken = {g[0].key for before in ahead.values() for g in before}
-    return [[i for g in ahead.get(group[0].key, []) for i in g] + group for group in groups
-            if group[0].key not in held and group[0].key not in taken]
-
-
-def group_by_feed(items: Iterable[WorkItem]) -> list[list[WorkItem]]:
-    """Work items grouped by (integration, feed), feed runs before re-checks, groups in first-due order."""
-    groups: dict[tuple[str, str], list[WorkItem]] = {}
-    for item in items:
-        groups.setdefault(item.key, []).append(item)
-    return [sorted(g, key=lambda i: i.kind != "feed") for g in groups.values()]

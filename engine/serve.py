@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from engine.errors import EngineError
+from engine.grouping import group_for_run, held_back
 from engine.reaper import reap_dead
-from engine.scheduler import TickResult, WorkItem, group_for_run
+from engine.scheduler import TickResult, WorkItem
 
 if TYPE_CHECKING:
     from engine.app import Engine
@@ -125,10 +126,15 @@ class Server:
 
     def _run_group(self, group: list[WorkItem]) -> list[TickResult]:
         results = []
+        locked: set[tuple[str, str]] = set()
         for item in group:
             if self.stop.is_set():
                 break
+            if held_back(item, locked, self.engine.config.integrations):
+                continue  # its export runs elsewhere: the check stays due
             result = self.engine.scheduler.run_item(item, trigger="schedule", stop=self.stop)
+            if result.locked:
+                locked.add(item.key)
             results.append(result)
             if self.on_result is not None:
                 try:

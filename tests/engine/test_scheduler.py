@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import event, select
 
 from engine import hookimpl
-from engine.scheduler import SlotCache, group_for_run
+from engine.grouping import group_for_run
+from engine.scheduler import SlotCache
 from engine.store import journal, locks
 from engine.store.models import Execution, FeedState, Lock, Parked
 from engine.store.upsert import upsert
@@ -322,3 +323,30 @@ def test_a_check_due_with_the_export_it_checks_runs_after_it(tmp_path: Path, db_
         [export] = [r.execution for r in results if r.item.feed == "export_stock"]
         assert check is not None and export is not None and export.finished_at <= check.started_at
         assert check.counts["errors"] == 0 and engine.notifications() == []
+
+
+def test_two_checks_of_one_export_run_after_it_in_one_group_and_wait_while_it_runs_elsewhere(
+        tmp_path: Path, db_url: str) -> None:
+    import shutil
+
+    feeds = tmp_path / "feeds.d"
+    shutil.copytree(memstore.SUPPORT / "feeds.d", feeds)
+    second = (feeds / "memstore" / "stock_check.yaml").read_text().replace("name: stock_check",
+                                                                            "name: stock_check_b")
+    (feeds / "memstore" / "stock_check_b.yaml").write_text(second)
+    clock = Clock(datetime(2024, 5, 1, 1, 30, tzinfo=UTC))
+    cfg = memstore.config(db_url, tmp_path / "data", {"shop": {"settings": {"products": 4}}},
+                          feeds_dir=str(feeds), mappings_dir=str(memstore.SUPPORT / "mappings"))
+    with memstore.build(cfg, clock=clock) as engine:
+        assert engine.run("import_products", "shop").status == "success"
+        assert engine.run("import_stock", "shop").status == "success"
+        engine.go_live("shop", force=True, reason="tests")
+        due = [i for i in engine.due() if i.feed in ("export_stock", "stock_check", "stock_check_b")]
+        groups = [[i.feed for i in g] for g in group_for_run(due, engine.config.integrations)]
+        assert groups == [["export_stock", "stock_check", "stock_check_b"]], groups  # one export, both after it
+
+        with engine.sessions.begin() as s:  # the export runs in another process
+            locks.acquire(s, "shop", "export_stock", holder="elsewhere", lease=timedelta(minutes=5), now=clock())
+        results = engine.scheduler.run_group([i for i in due if i.feed in ("export_stock", "stock_check")])
+        assert [(r.item.feed, bool(r.locked)) for r in results] == [("export_stock", True)]  # the check waits
+        assert "stock_check" in {i.feed for i in engine.due()}
