@@ -87,22 +87,27 @@ class Two:
         return [Listed]
 
 
-class Functions:
-    def __init__(self, *functions: Any) -> None:
-        self.functions = functions
+class Registers:
+    """A plugin registering exactly what it is given: JMESPath functions and sandboxes."""
+
+    def __init__(self, functions: tuple[Any, ...] = (), sandboxes: tuple[Any, ...] = ()) -> None:
+        self.functions, self.sandboxes = functions, sandboxes
 
     @hookimpl
     def register_jmespath_functions(self) -> Any:
         return list(self.functions)
 
-
-class Sandboxes:
-    def __init__(self, *specs: Any) -> None:
-        self.specs = specs
-
     @hookimpl
     def register_sandboxes(self) -> Any:
-        return list(self.specs)
+        return list(self.sandboxes)
+
+
+def Functions(*functions: Any) -> Registers:  # noqa: N802 - reads as the plugin it builds
+    return Registers(functions=functions)
+
+
+def Sandboxes(*specs: Any) -> Registers:  # noqa: N802
+    return Registers(sandboxes=specs)
 
 
 def _serve(args: list[str]) -> int:
@@ -122,7 +127,7 @@ def _serve(args: list[str]) -> int:
     ([Functions({"name": "twice"})], "jmespath_functions", "expected engine.JMESPathFunction(name, func, types)"),
     ([Sandboxes({"name": "woo"})], "sandboxes", "as a sandbox; expected engine.SandboxSpec"),
     ([Sandboxes(SandboxSpec("woo", "", _serve)), Sandboxes(SandboxSpec("woo", "", _serve))], "sandboxes",
-     "sandbox 'woo' is registered twice: by 'Sandboxes' and 'Sandboxes#2'"),
+     "sandbox 'woo' is registered twice: by 'Registers' and 'Registers#2'"),
 ])
 def test_a_registration_of_the_wrong_shape_is_a_plugin_error_naming_the_plugin(plugins: list[object], call: str,
                                                                                message: str) -> None:
