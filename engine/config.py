@@ -26,7 +26,15 @@ from engine.feeds import FeedDef
 from engine.mappingfiles import MappingLoader
 from engine.schemacheck import check_schema, did_you_mean, load_schema, one_of, schema_errors
 from engine.secrets import Masker, Resolution, resolve_env
-from engine.yamlio import JsonPath, Marks, YamlDoc, display_path, load_yaml_file, plain_data
+from engine.yamlio import (
+    JsonPath,
+    Marks,
+    YamlDoc,
+    display_path,
+    load_yaml_file,
+    plain_data,
+    read_disabled_plugins,  # noqa: F401 - its home before engine.yamlio; hosts import it here
+)
 
 if TYPE_CHECKING:
     from engine.connector import Connector
