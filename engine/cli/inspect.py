@@ -80,7 +80,7 @@ def notifications_cmd(ctx: click.Context, show_all: bool, integration: str | Non
 @click.pass_context
 @handle_errors
 def notifications_ack(ctx: click.Context, ids: tuple[int, ...], ack_all: bool) -> None:
-    """Acknowledge notifications by ID (or --all); a cause that happens again rings again."""
+    """Acknowledge notifications by ID (or --all); they ring again when the record changes and fails anew."""
     if bool(ids) == ack_all:
         raise click.UsageError("give notification IDs or --all (not both)")
     engine = get_engine(ctx)

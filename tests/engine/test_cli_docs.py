@@ -16,7 +16,8 @@ from engine.cli import add_plugin_commands, cli
 DOC = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 HEADER = """# Command line reference
 
-Generated from `connect-engine --help` and the help of every command (a test keeps it true).
+Generated from `connect-engine --help` and the help of every command, rendered 100 columns wide
+(a test keeps it true; a narrower terminal wraps and shortens the summaries).
 Exit codes: 0 ok, 1 a failed run or an invalid configuration, 2 a usage error, 3 the feed is
 already running.
 """
