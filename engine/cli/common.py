@@ -145,6 +145,13 @@ def fail(exc: EngineError, code: int = EXIT_FAILED) -> None:
     sys.exit(code)
 
 
+def known_or_found(engine: Any, integration: str | None, rows: list[Any]) -> None:
+    """An ``--integration`` filter that matched nothing and names no configured integration is a typo, not an
+    all-clear; one that found rows (an integration since removed from engine.yaml) shows them."""
+    if integration and not rows and integration not in engine.config.integrations:
+        engine.integration(integration)  # raises, listing the known ones
+
+
 def handle_errors(fn: F) -> F:
     """Turn :class:`EngineError` into a message and exit 1, never a traceback."""
 

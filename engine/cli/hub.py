@@ -8,7 +8,7 @@ import click
 
 from engine import hubapi
 from engine.cli import cli
-from engine.cli.common import echo_json, get_engine, handle_errors, json_option, table
+from engine.cli.common import echo_json, get_engine, handle_errors, json_option, known_or_found, table
 from engine.errors import RecordError
 
 integration_option = click.option("--integration", "-i", help="Only this integration's data.")
@@ -22,7 +22,9 @@ def hub_cmd() -> None:
 
 
 def _show(ctx: click.Context, what: str, as_json: bool, headers: list[str], row: Any, **filters: Any) -> None:
-    rows = hubapi.hub_list(get_engine(ctx), what, **filters)
+    engine = get_engine(ctx)
+    rows = hubapi.hub_list(engine, what, **filters)
+    known_or_found(engine, filters.get("integration"), rows)
     if as_json:
         echo_json({what: rows})
         return

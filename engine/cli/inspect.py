@@ -7,7 +7,7 @@ import sys
 import click
 
 from engine.cli import cli
-from engine.cli.common import EXIT_FAILED, echo_json, get_engine, handle_errors, json_option, table
+from engine.cli.common import EXIT_FAILED, echo_json, get_engine, handle_errors, json_option, known_or_found, table
 from engine.cli.render import EXECUTION_HEADERS, execution_detail, execution_row, notification_text
 
 STATUSES = ("running", "success", "partial", "failed", "skipped", "interrupted")
@@ -28,6 +28,7 @@ def executions_cmd(ctx: click.Context, feed: str | None, integration: str | None
         return
     engine = get_engine(ctx)
     rows = engine.executions(integration=integration, feed=feed, status=status, limit=limit)
+    known_or_found(engine, integration, rows)
     if as_json:
         echo_json({"executions": [r.as_dict() for r in rows]})
         return
@@ -64,6 +65,7 @@ def notifications_cmd(ctx: click.Context, show_all: bool, integration: str | Non
         return
     engine = get_engine(ctx)
     rows = engine.notifications(include_acknowledged=show_all, integration=integration)
+    known_or_found(engine, integration, rows)
     if as_json:
         echo_json({"notifications": [n.as_dict() for n in rows]})
         return

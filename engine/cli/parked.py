@@ -7,7 +7,7 @@ import sys
 import click
 
 from engine.cli import cli
-from engine.cli.common import EXIT_FAILED, echo_json, get_engine, handle_errors, json_option, table
+from engine.cli.common import EXIT_FAILED, echo_json, get_engine, handle_errors, json_option, known_or_found, table
 from engine.cli.render import PARKED_HEADERS, duration, parked_row
 from engine.scheduler import TickResult
 
@@ -24,6 +24,7 @@ def parked_cmd(ctx: click.Context, integration: str | None, feed: str | None, as
         return
     engine = get_engine(ctx)
     rows = engine.parked(integration=integration, feed=feed)
+    known_or_found(engine, integration, rows)
     if as_json:
         echo_json({"parked": [p.as_dict() for p in rows]})
         return

@@ -131,3 +131,12 @@ def test_a_database_failure_mid_command_is_one_line_not_a_traceback() -> None:
     assert result.output.strip().splitlines()[0].startswith(
         "error: the database failed: OperationalError: database is locked (another process may hold it")
     assert "Traceback" not in result.output and "secret" not in result.output
+
+
+@pytest.mark.parametrize("args", [("notifications",), ("executions",), ("parked",), ("hub", "products"),
+                                  ("hub", "orders")])
+def test_a_misspelt_integration_filter_is_an_error_not_an_all_clear(config: Path, args: tuple[str, ...]) -> None:
+    result = invoke(config, *args, "--integration", "shoop")
+    assert result.exit_code == 1, result.output
+    assert "unknown integration 'shoop'; known: down, shop" in result.output
+    assert invoke(config, *args, "--integration", "shop").exit_code == 0
