@@ -50,7 +50,9 @@ def test_listings_as_tables_and_json(engine: Engine) -> None:
         ("shop", "5001", "#1001", "paid")]
     assert "19.00 EUR" in invoke(engine, "hub", "orders").output
     assert invoke(engine, "hub", "images").output.strip() == "no images yet"
-    assert invoke(engine, "hub", "shipments", "--integration", "nope").output.strip() == "no shipments match"
+    assert invoke(engine, "hub", "shipments", "--order", "nope").output.strip() == "no shipments match"
+    assert invoke(engine, "hub", "shipments", "--integration", "nope").output.strip() == (
+        "error: unknown integration 'nope'; known: none")  # a typo is not an empty list
 
 
 def test_stock_set_then_list(engine: Engine) -> None:
