@@ -33,7 +33,8 @@ def run_cmd(ctx: click.Context, feed: str | None, integration: str | None, due: 
     """Run FEED of an integration now, or with --due everything that is due (for hosts with their own cron).
 
     Exit status: 0 success, partial, skipped or interrupted; 1 failed; 3 the feed
-    is already running (another process holds its lock).
+    is already running (another process holds its lock; with --json, stdout says
+    so: status "locked").
     """
     if due:
         if feed or integration or force:
@@ -52,6 +53,9 @@ def run_cmd(ctx: click.Context, feed: str | None, integration: str | None, due: 
             info = engine.run(feed, integration, trigger="manual", force=force, progress=progress, stop=stop,
                               read_ahead=True)
     except LockedError as exc:
+        if as_json:  # a script reading stdout gets an answer it can parse, beside the exit code
+            echo_json({"integration": integration, "feed": feed, "status": "locked", "message": str(exc),
+                       "execution_id": exc.execution_id, "holder": exc.holder})
         fail(exc, EXIT_LOCKED)
         return
     finally:

@@ -74,6 +74,10 @@ def test_a_second_run_is_refused_and_a_killed_run_resumes_after_its_lease(tmp_pa
     assert second.returncode == EXIT_LOCKED, second.stderr
     assert "already running since" in second.stderr and f"execution {running.id}" in second.stderr
     assert "Traceback" not in second.stderr
+    as_json = procs.run(config, "run", "import_items", "--integration", "shop", "--json")
+    assert as_json.returncode == EXIT_LOCKED
+    answer = json.loads(as_json.stdout)  # a script reading stdout gets JSON here too
+    assert (answer["status"], answer["execution_id"]) == ("locked", running.id)
 
     first.kill()  # kill -9: no lock release, no execution row closed
     os.unlink(gate)  # later reads do not block
