@@ -36,6 +36,8 @@ def serve_forever(*, stop: threading.Event | None = None, warm: bool = False, an
             sandbox.warm()
         if announce:
             print(f"sandbox listening on {sandbox.url}", flush=True)
+            print(f"access token: {sandbox.token} (engine.yaml: shop_url {sandbox.url}, access_token from "
+                  f"SHOPIFY_TOKEN={sandbox.token}); control: {sandbox.url}/__sandbox/info", flush=True)
         while not stop.wait(0.5):
             pass
     finally:
@@ -53,7 +55,8 @@ def build_parser(prog: str = "python -m plugins.shopify.sandbox") -> argparse.Ar
     ap.add_argument("--products", type=int, default=50, help="generated products (default 50)")
     ap.add_argument("--orders", type=int, default=30, help="generated orders (default 30)")
     ap.add_argument("--seed", type=int, default=1, help="data seed (default 1)")
-    ap.add_argument("--token", default="shpat_sandbox", help="accepted X-Shopify-Access-Token")
+    ap.add_argument("--token", default="shpat_sandbox",
+                    help="the X-Shopify-Access-Token it accepts (default: shpat_sandbox)")
     ap.add_argument("--api-version", default="2024-07", help="default API version (any is accepted)")
     ap.add_argument("--no-rate-limit", action="store_true", help="never answer 429 from the bucket")
     ap.add_argument("--warm", action="store_true", help="render every product before listening")
