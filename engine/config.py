@@ -82,6 +82,16 @@ class IntegrationDef:
         return [f for f in self.feeds.values() if f.name != feed.name and f.direction != "check"
                 and (f.target.side, f.target.resource) == (feed.source.side, feed.source.resource)]
 
+    def exclusive_with(self, feed: FeedDef) -> list[FeedDef]:
+        """The feeds that must not run beside ``feed``: a check and the feeds that write what it reads.
+
+        A check running beside the export of what it reads reports every record the export has
+        not reached yet; an export started beside a check makes the check's view stale.
+        """
+        if feed.direction == "check":
+            return self.pushers(feed)
+        return [c for c in self.feeds.values() if c.direction == "check" and feed in self.pushers(c)]
+
     def baseline(self, feed: FeedDef) -> list[FeedDef]:
         """The enabled run-once feeds that fill what check feed ``feed`` compares against.
 

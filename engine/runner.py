@@ -25,7 +25,7 @@ from engine.leasekeeper import LeaseKeeper
 from engine.pipeline import Pipeline
 from engine.run_context import FeedRun
 from engine.store import journal, locks
-from engine.store.models import Execution, FeedState, Parked
+from engine.store.models import Execution, FeedState, Lock, Parked
 from engine.store.records import ExecutionInfo, NotificationInfo, empty_counts
 from engine.store.upsert import upsert
 
@@ -136,6 +136,8 @@ class Runner:
         now = eng.clock()
         with eng.sessions.begin() as s:
             locks.acquire(s, integ.name, fd.name, holder=holder, lease=lease, now=now)
+            if recheck_keys is None:
+                self._check_partners(s, integ, fd, now)  # raising rolls the lease back
             if slot is not None:
                 self._check_slot(s, integ.name, fd.name, slot)  # raising rolls the lease back
             cursor = journal.load_cursor(s, integ.name, fd.name) if fd.incremental and recheck_keys is None else None
@@ -228,6 +230,20 @@ class Runner:
                             recheck=recheck_keys is not None)
 
     @staticmethod
+    def _check_partners(session: Any, integ: IntegrationDef, fd: FeedDef, now: datetime) -> None:
+        """A check and the export of what it reads never run at once, in any process: the later one waits."""
+        partners = [f.name for f in integ.exclusive_with(fd)]
+        if not partners:
+            return
+        held = session.scalars(select(Lock).where(Lock.integration == integ.name, Lock.feed.in_(partners),
+                                                  Lock.lease_until >= now)).first()
+        if held is not None:
+            raise LockedError(f"feed {fd.name!r} of integration {integ.name!r} waits: {held.feed!r} is running "
+                              f"(execution {held.execution_id}) and writes what the check reads; the later of the "
+                              "two runs once the other is done", since=held.acquired_at,
+                              execution_id=held.execution_id, holder=held.holder)
+
+    @staticmethod
     def _check_slot(session: Any, integration: str, feed: str, slot: datetime) -> None:
         state = session.get(FeedState, (integration, feed))
         marks = [t for t in (state.last_scheduled_for, state.last_started_at) if t is not None] if state else []
@@ -274,7 +290,9 @@ class Runner:
                       message: str) -> NotificationInfo:
         eng = self.engine
         hint = ("Check the integration's credentials and access scopes." if isinstance(exc, AuthError)
-                else "The run stopped; the next run resumes from the last committed page.")
+                else "The run stopped; the next run resumes from the last committed page." if fd.incremental
+                else "The run stopped; the next run reads again from the start (the feed is not incremental): "
+                     "what was committed comes back unchanged.")
         with eng.sessions.begin() as s:
             row, _ = journal.ring(s, integration=integ.name, feed=fd.name, record_key=None, record_label=None,
                                   kind=f"run-failed:{type(exc).__name__}", message=message, hint=hint,

@@ -350,3 +350,26 @@ def test_two_checks_of_one_export_run_after_it_in_one_group_and_wait_while_it_ru
         results = engine.scheduler.run_group([i for i in due if i.feed in ("export_stock", "stock_check")])
         assert [(r.item.feed, bool(r.locked)) for r in results] == [("export_stock", True)]  # the check waits
         assert "stock_check" in {i.feed for i in engine.due()}
+
+
+@pytest.mark.parametrize(("running", "starting"), [("export_stock", "stock_check"), ("stock_check", "export_stock")])
+def test_a_check_and_the_export_it_checks_never_run_at_once_in_any_process(tmp_path: Path, db_url: str,
+                                                                           running: str, starting: str) -> None:
+    from engine.errors import LockedError
+
+    clock = Clock(datetime(2024, 5, 1, 1, 30, tzinfo=UTC))
+    cfg = memstore.config(db_url, tmp_path / "data", {"shop": {"settings": {"products": 4}}})
+    with memstore.build(cfg, clock=clock) as engine:
+        assert engine.run("import_products", "shop").status == "success"
+        assert engine.run("import_stock", "shop").status == "success"
+        engine.go_live("shop", force=True, reason="tests")
+        with engine.sessions.begin() as s:  # serve, in another process, runs one of the two
+            locks.acquire(s, "shop", running, holder="serve:1:x", lease=timedelta(minutes=5), now=clock())
+        with pytest.raises(LockedError, match=f"waits: '{running}' is running"):
+            engine.run(starting, "shop")
+        results = [r for r in engine.tick() if r.item.feed == starting]  # held back, or refused: never run
+        assert all(r.execution is None and "waits" in (r.locked or "") for r in results), results
+        assert starting in {i.feed for i in engine.due()}  # it stays due for the next look
+        with engine.sessions.begin() as s:
+            locks.release(s, "shop", running, holder="serve:1:x")
+        assert engine.run(starting, "shop").status in ("success", "partial")
