@@ -296,15 +296,21 @@ def test_two_schedulers_that_found_the_same_slot_due_run_it_once(tmp_path: Path,
             assert s.scalars(select(Lock)).all() == []  # the refused run left no lease behind
 
 
+def live_shop(tmp_path: Path, db_url: str, clock: Clock, products: int, **engine: Any) -> Any:
+    """A memstore engine whose shop has imported products and stock and is live (outbound feeds run)."""
+    built = memstore.build(memstore.config(db_url, tmp_path / "data", {"shop": {"settings": {"products": products}}},
+                                           **engine), clock=clock)
+    assert built.run("import_products", "shop").status == "success"
+    assert built.run("import_stock", "shop").status == "success"
+    built.go_live("shop", force=True, reason="tests")
+    return built
+
+
 def test_a_check_due_with_the_export_it_checks_runs_after_it(tmp_path: Path, db_url: str) -> None:
     # At 01:30 the nightly stock check and the */5 stock export are due together: beside each other,
     # the check reported every SKU the export had not pushed yet.
     clock = Clock(datetime(2024, 5, 1, 1, 0, tzinfo=UTC))
-    cfg = memstore.config(db_url, tmp_path / "data", {"shop": {"settings": {"products": 10}}})
-    with memstore.build(cfg, clock=clock) as engine:
-        assert engine.run("import_products", "shop").status == "success"
-        assert engine.run("import_stock", "shop").status == "success"
-        engine.go_live("shop", force=True, reason="tests")
+    with live_shop(tmp_path, db_url, clock, 10) as engine:
         assert engine.run("export_stock", "shop").status == "success"
         assert engine.run("stock_check", "shop").counts["errors"] == 0
         for sku in ("P1-1", "P2-1", "P3-1", "P4-1"):
@@ -335,12 +341,8 @@ def test_two_checks_of_one_export_run_after_it_in_one_group_and_wait_while_it_ru
                                                                             "name: stock_check_b")
     (feeds / "memstore" / "stock_check_b.yaml").write_text(second)
     clock = Clock(datetime(2024, 5, 1, 1, 30, tzinfo=UTC))
-    cfg = memstore.config(db_url, tmp_path / "data", {"shop": {"settings": {"products": 4}}},
-                          feeds_dir=str(feeds), mappings_dir=str(memstore.SUPPORT / "mappings"))
-    with memstore.build(cfg, clock=clock) as engine:
-        assert engine.run("import_products", "shop").status == "success"
-        assert engine.run("import_stock", "shop").status == "success"
-        engine.go_live("shop", force=True, reason="tests")
+    with live_shop(tmp_path, db_url, clock, 4, feeds_dir=str(feeds),
+                   mappings_dir=str(memstore.SUPPORT / "mappings")) as engine:
         due = [i for i in engine.due() if i.feed in ("export_stock", "stock_check", "stock_check_b")]
         groups = [[i.feed for i in g] for g in group_for_run(due, engine.config.integrations)]
         assert groups == [["export_stock", "stock_check", "stock_check_b"]], groups  # one export, both after it
@@ -358,11 +360,7 @@ def test_a_check_and_the_export_it_checks_never_run_at_once_in_any_process(tmp_p
     from engine.errors import LockedError
 
     clock = Clock(datetime(2024, 5, 1, 1, 30, tzinfo=UTC))
-    cfg = memstore.config(db_url, tmp_path / "data", {"shop": {"settings": {"products": 4}}})
-    with memstore.build(cfg, clock=clock) as engine:
-        assert engine.run("import_products", "shop").status == "success"
-        assert engine.run("import_stock", "shop").status == "success"
-        engine.go_live("shop", force=True, reason="tests")
+    with live_shop(tmp_path, db_url, clock, 4) as engine:
         with engine.sessions.begin() as s:  # serve, in another process, runs one of the two
             locks.acquire(s, "shop", running, holder="serve:1:x", lease=timedelta(minutes=5), now=clock())
         with pytest.raises(LockedError, match=f"waits: '{running}' is running"):
