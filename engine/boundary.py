@@ -37,7 +37,7 @@ HINTS = {
 
 
 def shown(value: Any, limit: int = 60) -> str:
-    """``repr(value)``, cut to about ``limit`` characters."""
+    """``repr(value)``, cut to about ``limit`` characters: a message quotes a value, it does not store it."""
     text = repr(value)
     return text if len(text) <= limit else f"{text[:limit]}... ({type(value).__name__}, {len(text)} characters)"
 

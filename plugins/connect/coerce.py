@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from engine.boundary import shown  # a message quotes a value, it does not store it
 from engine.errors import RecordError
 from engine.store.jsontext import plain
 
@@ -20,12 +21,6 @@ DECIMAL = re.compile(r"^-?\d+\.\d\d\d*$")  # canonical money text: decimal_text 
 _CENT = Decimal("0.01")
 MONEY_LENGTH = 40  # characters of a money amount's text (the hub's price and total columns)
 NUL = "\x00"  # no database column stores it (PostgreSQL refuses it; SQLite would keep it): refused everywhere
-
-
-def shown(value: Any, limit: int = 60) -> str:
-    """``repr(value)``, cut to about ``limit`` characters: a message quotes a value, it does not store it."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit]}... ({type(value).__name__}, {len(text)} characters)"
 
 
 def no_nul(value: str, field: str) -> str:
