@@ -7,8 +7,11 @@ invalid configuration, 2 a usage error (click's own), 3 the feed is already runn
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
+import threading
+from typing import NoReturn
 
 import click
 
@@ -76,7 +79,7 @@ def disabled_plugins(argv: list[str]) -> tuple[str, ...]:
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: run the command, then leave without tearing the interpreter down."""
     from engine import gcpause
 
     # Start-up only makes what lives until exit: no collection walks it. The root group
@@ -84,9 +87,44 @@ def main() -> None:
     gcpause.hold()
     try:
         add_plugin_commands(cli)
-        cli(prog_name="connect-engine")
+        cli(prog_name="connect-engine")  # click ends every command with SystemExit
+    except SystemExit as exc:
+        code = exc.code
+    else:
+        code = 0
     finally:
         gcpause.release()
+    leave(code)
 
 
-__all__ = ["cli", "click", "main"]
+def leave(code: object) -> NoReturn:
+    """End the process with ``code`` (as ``sys.exit`` takes it), skipping the interpreter's teardown.
+
+    Tearing down frees every module, class and cached object one by one: after a
+    run that is a fifth of a second or more, spent on memory the system takes back
+    at once anyway. This does what the teardown would do that anyone can see:
+    waits for threads that are not daemons, runs the ``atexit`` functions (log
+    handlers flushed, an in-memory database's scratch file removed), and flushes
+    standard output and error; then it ends the process.
+    """
+    current = threading.current_thread()
+    for thread in threading.enumerate():
+        if thread is not current and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    if code is None:
+        status = 0
+    elif isinstance(code, int):
+        status = code
+    else:  # sys.exit("message") prints it and exits 1
+        print(code, file=sys.stderr)
+        status = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`| head`): what could be written was
+            status = status or 120  # what Python itself exits with when it cannot flush
+    os._exit(status)
+
+
+__all__ = ["cli", "click", "leave", "main"]

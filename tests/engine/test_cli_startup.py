@@ -67,11 +67,10 @@ def test_plugin_commands_are_registered_without_importing_them() -> None:
 
 
 def test_help_lists_the_plugin_command_without_importing_alembic() -> None:
-    proc = _python("import sys\nfrom engine.cli import main\nsys.argv = ['connect-engine', '--help']\n"
-                   "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
-                   "print(code, 'alembic' in sys.modules, file=sys.stderr)")
+    proc = _python("import atexit, sys\nfrom engine.cli import main\nsys.argv = ['connect-engine', '--help']\n"
+                   "atexit.register(lambda: print('alembic' in sys.modules, file=sys.stderr))\nmain()")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stderr.split() == ["0", "False"]
+    assert proc.stderr.split() == ["False"]
     assert "  demo " in proc.stdout and "  db " in proc.stdout
 
 
@@ -95,6 +94,7 @@ def test_collection_is_held_through_start_up_and_resumed_for_the_command(
     monkeypatch.setattr(engine.cli, "add_plugin_commands", add_plugin_commands)
     monkeypatch.setattr(engine.cli.cli, "lazy_commands", {**engine.cli.LAZY_COMMANDS})
     monkeypatch.setattr(sys, "argv", ["connect-engine", "probe"])
+    monkeypatch.setattr(engine.cli, "leave", lambda code: sys.exit(code))  # not the test process's end
     try:
         with pytest.raises(SystemExit) as exit_:
             engine.cli.main()
@@ -120,3 +120,44 @@ def test_a_run_builds_its_engine_without_the_scheduler(tmp_path: Path, db_url: s
     proc = _python(code, str(config))
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == [0, []]
+
+
+LEAVING = """
+import atexit, sys, threading
+from engine.cli import leave
+done = threading.Event()
+def late():
+    done.wait(0.3)
+    print("thread finished", flush=True)
+threading.Thread(target=late).start()
+atexit.register(lambda: print("atexit ran"))
+sys.stdout.write("x" * 200000)  # buffered, no newline: flushed by leave
+sys.stdout.write("\\n")
+leave(CODE)
+"""
+
+
+@pytest.mark.parametrize(("code", "status", "stderr"), [("3", 3, ""), ("None", 0, ""), ("'no config'", 1, "no config")])
+def test_leaving_waits_for_threads_runs_atexit_and_flushes_output(code: str, status: int, stderr: str) -> None:
+    proc = _python(LEAVING.replace("CODE", code))
+
+    assert proc.returncode == status, proc.stderr
+    assert proc.stdout.splitlines() == ["x" * 200000, "thread finished", "atexit ran"]
+    assert proc.stderr.strip() == stderr
+
+
+def test_a_command_on_an_in_memory_database_leaves_no_scratch_file(tmp_path: Path) -> None:
+    config = tmp_path / "engine.yaml"
+    config.write_text(f"database: 'sqlite://'\nfeeds_dir: {ROOT / 'feeds.d'}\nmappings_dir: {ROOT / 'mappings'}\n"
+                      "integrations:\n  shop:\n    connector: shopify\n    settings:\n"
+                      "      shop_url: http://127.0.0.1:9\n      access_token: ${SHOP_TOKEN}\n", encoding="utf-8")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONNECT_ENGINE_")}
+    env.update(PYTHONPATH=str(ROOT), TMPDIR=str(scratch), SHOP_TOKEN="token")
+    proc = subprocess.run([sys.executable, "-c", "from engine.cli import main; main()", "--config", str(config),
+                           "executions", "--json"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == {"executions": []}
+    assert sorted(p.name for p in scratch.iterdir()) == []  # the scratch database went with the process
