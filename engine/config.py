@@ -26,6 +26,7 @@ from engine.feeds import FeedDef
 from engine.mappingfiles import MappingLoader
 from engine.schemacheck import check_schema, did_you_mean, load_schema, one_of, schema_errors
 from engine.secrets import Masker, Resolution, resolve_env
+from engine.validcache import EVERY_VALUE
 from engine.yamlio import (
     JsonPath,
     Marks,
@@ -169,7 +170,7 @@ class _Loader:
         self.errors.extend(res.errors)
         data: dict[str, Any] = res.data
         self.errors.extend(schema_errors(data, load_schema("engine"), marks, what="engine.yaml",
-                                         skip=res.unresolved))
+                                         skip=res.unresolved, private=res.private()))
         base = self._engine_settings(data, root, marks, res)
         hub_cls = self._hub(data, marks, res)
         mappings = MappingLoader(self.compiler, base["mappings_dir"], display_path)
@@ -279,7 +280,7 @@ class _Loader:
                                                            f"settings_schema (a plugin bug): {problem}"))
             return
         self.errors.extend(schema_errors(settings if settings is not None else {}, cls.settings_schema, marks,
-                                         base=path, skip=res.unresolved))
+                                         base=path, skip=res.unresolved, private=EVERY_VALUE))
 
     # -- integrations ----------------------------------------------------------------------------
 

@@ -17,8 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from croniter import croniter
-
+from engine import validcache
 from engine.connector import Connector, Resource
 from engine.errors import ConfigError, Severity
 from engine.feeds import Endpoint, FeedDef, RetryPolicy
@@ -64,11 +63,17 @@ def cron_problem(expression: str) -> str | None:
         return (f"its 6th field, seconds, is {fields[5]!r}; seconds come last (minute hour day-of-month month "
                 "day-of-week second) and must be one number from 0 to 59: a feed does not run every second. "
                 "A seconds-first (Quartz) expression: drop its first field")
-    try:
-        croniter(expression, _CRON_PROBE).get_next(datetime)  # a day that never comes (30 Feb) fails here
-    except Exception as exc:  # croniter's errors have no common public base
-        return f"it never falls due ({exc})" if "date" in type(exc).__name__.lower() else str(exc)
-    return None
+
+    def check() -> list[str]:
+        from croniter import croniter
+
+        try:
+            croniter(expression, _CRON_PROBE).get_next(datetime)  # a day that never comes (30 Feb) fails here
+        except Exception as exc:  # croniter's errors have no common public base
+            return [f"it never falls due ({exc})" if "date" in type(exc).__name__.lower() else str(exc)]
+        return []
+
+    return next(iter(validcache.passed("cron", "croniter", (expression,), check)), None)
 
 
 def check_cron(value: Any, marks: Marks, path: JsonPath, errors: list[ConfigError]) -> None:

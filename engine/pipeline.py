@@ -11,8 +11,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from croniter import croniter
-
 from engine.boundary import HINTS, keyless, outcome_error, outcome_problem, write_failed
 from engine.connector import RunContext, WriteOutcome
 from engine.errors import EngineError, MappingError, Severity
@@ -354,6 +352,8 @@ class Pipeline:
               events: list[dict[str, Any]], bells: list[Any], counts: dict[str, int], recheck: bool) -> None:
         run, feed, policy = self.run, self.feed, self.feed.retry
         existing = journal.parked_keys(session, run.integration.name, feed.name, [i.key for i, _, _ in parks])
+        from croniter import croniter  # imported when a record is parked, not on every start
+
         nxt = croniter(policy.schedule, now.astimezone(run.tz)).get_next(datetime)
         gone: list[str] = []
         for item, message, hint in parks:

@@ -17,15 +17,15 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError, ValidationError
-from jsonschema.validators import validator_for
-
+from engine import validcache
 from engine.errors import ConfigError
 from engine.secrets import secret_path
 from engine.yamlio import JsonPath, Marks, dotted
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
@@ -42,8 +42,9 @@ _TYPE_WORDS = {
 }
 
 
-# Validators of the loaded schemas/ files, by id of the schema (kept alive by load_schema's cache):
-# a configuration validates every feed file and every mapping file against the same schema.
+# Validators by id of their schema, for the schemas that live until exit (the schemas/ files, kept
+# by load_schema's cache): a configuration validates every feed and mapping file against the same
+# one. jsonschema is imported only when something is validated (engine.validcache).
 _VALIDATORS: dict[int, Any] = {}
 
 
@@ -55,8 +56,20 @@ def load_schema(name: str) -> dict[str, Any]:
         schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:  # an installation without the schemas folder
         raise ConfigError(f"JSON Schema {name!r} is missing: cannot read {path}: {exc}") from exc
-    _VALIDATORS[id(schema)] = validator_for(schema, default=Draft202012Validator)(schema)
+    _VALIDATORS[id(schema)] = None  # built on first use
     return schema
+
+
+def _validator(schema: Mapping[str, Any]) -> Any:
+    from jsonschema import Draft202012Validator
+    from jsonschema.validators import validator_for
+
+    if id(schema) in _VALIDATORS:
+        validator = _VALIDATORS[id(schema)]
+        if validator is None or validator.schema is not schema:
+            validator = _VALIDATORS[id(schema)] = validator_for(schema, default=Draft202012Validator)(schema)
+        return validator
+    return validator_for(schema, default=Draft202012Validator)(schema)  # a connector's settings_schema
 
 
 def did_you_mean(word: Any, choices: Iterable[str]) -> str:
@@ -93,15 +106,27 @@ def describe(value: Any, *, hide: bool = False) -> str:
 
 def check_schema(schema: Mapping[str, Any]) -> str | None:
     """None if ``schema`` is a valid JSON Schema (of the draft its ``$schema`` names; 2020-12 by default)."""
+    def check() -> list[str]:
+        from jsonschema import Draft202012Validator
+        from jsonschema.exceptions import SchemaError
+        from jsonschema.validators import validator_for
+
+        try:
+            validator_for(schema, default=Draft202012Validator).check_schema(dict(schema))
+        except SchemaError as exc:
+            return [exc.message]
+        return []
+
     try:
-        validator_for(schema, default=Draft202012Validator).check_schema(dict(schema))
-    except SchemaError as exc:
-        return exc.message
-    return None
+        parts = (json.loads(json.dumps(schema, sort_keys=True)),)
+    except (TypeError, ValueError):
+        return next(iter(check()), None)
+    return next(iter(validcache.passed("meta", "jsonschema", parts, check)), None)
 
 
 def schema_errors(instance: Any, schema: Mapping[str, Any], marks: Marks, *, base: JsonPath = (),
-                  what: str = "document", skip: Iterable[JsonPath] = ()) -> list[ConfigError]:
+                  what: str = "document", skip: Iterable[JsonPath] = (),
+                  private: Iterable[JsonPath] = ()) -> list[ConfigError]:
     """Validate ``instance`` and return one friendly, located error per problem.
 
     Args:
@@ -111,20 +136,25 @@ def schema_errors(instance: Any, schema: Mapping[str, Any], marks: Marks, *, bas
         base: JSON path of ``instance`` within that file (for marks and names).
         what: How to call the document itself in messages (``feed``, ``engine.yaml``).
         skip: Paths whose problems are already reported (an undefined ``${VAR}``).
+        private: Paths (within ``instance``) of values never to keep, even hashed: those
+            from the environment (:mod:`engine.validcache`); ``validcache.EVERY_VALUE``: all.
     """
     skipped = tuple(skip)
-    seen: set[tuple[JsonPath, str]] = set()
-    out: list[ConfigError] = []
-    validator = _VALIDATORS.get(id(schema))
-    if validator is None or validator.schema is not schema:  # not one of ours: a connector's settings_schema
-        validator = validator_for(schema, default=Draft202012Validator)(schema)
-    for error in validator.iter_errors(instance):
-        for path, message, at_key in _translate(error, base, what):
-            if any(path[:len(s)] == s for s in skipped) or (path, message) in seen:
-                continue
-            seen.add((path, message))
-            out.append(marks.error(path, message, at_key=at_key))
-    return out
+
+    def check() -> list[ConfigError]:
+        seen: set[tuple[JsonPath, str]] = set()
+        out: list[ConfigError] = []
+        for error in _validator(schema).iter_errors(instance):
+            for path, message, at_key in _translate(error, base, what):
+                if any(path[:len(s)] == s for s in skipped) or (path, message) in seen:
+                    continue
+                seen.add((path, message))
+                out.append(marks.error(path, message, at_key=at_key))
+        return out
+
+    if skipped:  # the document has problems already: nothing to keep
+        return check()
+    return validcache.schema_passed(schema, instance, check, private=tuple(private))
 
 
 def _translate(error: ValidationError, base: JsonPath, what: str) -> list[tuple[JsonPath, str, bool]]:

@@ -95,6 +95,13 @@ class Resolution:
     unresolved: set[JsonPath] = field(default_factory=set)
     errors: list[ConfigError] = field(default_factory=list)
 
+    def private(self) -> list[JsonPath]:
+        """Paths of values no validation cache may keep: from the environment, the database, every setting."""
+        from engine.validcache import scalar_paths
+
+        inside = (p for p in scalar_paths(self.data) if settings_path(p) is not None)
+        return sorted({*self.from_env, ("database",), *inside}, key=repr)
+
 
 def resolve_env(data: Any, env: Mapping[str, str], marks: Marks) -> Resolution:
     """Replace ``${NAME}`` in every string value of ``data`` from ``env``.
