@@ -14,7 +14,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects import sqlite
 
 from engine.errors import LockedError
@@ -65,11 +65,21 @@ def attach(session: Session, integration: str, feed: str, *, holder: str, execut
                     .values(execution_id=execution_id))
 
 
+_RENEW = (update(Lock.__table__)
+          .where(Lock.__table__.c.integration == bindparam("i"), Lock.__table__.c.feed == bindparam("f"),
+                 Lock.__table__.c.holder == bindparam("h"))
+          .values(lease_until=bindparam("until")))
+
+
 def renew(session: Session, integration: str, feed: str, *, holder: str, lease: timedelta, now: datetime) -> None:
-    """Extend our lease; raise :class:`LockedError` if it was lost (expired and taken over)."""
-    done = session.execute(update(Lock).where(Lock.integration == integration, Lock.feed == feed,
-                                              Lock.holder == holder).values(lease_until=now + lease))
-    if done.rowcount != 1:  # type: ignore[attr-defined]
+    """Extend our lease; raise :class:`LockedError` if it was lost (expired and taken over).
+
+    Every page of a run renews (in its own transaction), so this is one prepared Core
+    statement: building an ORM update each time was a twentieth of the writing process's work.
+    No session holds a loaded Lock to keep in step.
+    """
+    done = session.connection().execute(_RENEW, {"i": integration, "f": feed, "h": holder, "until": now + lease})
+    if done.rowcount != 1:
         raise LockedError(f"lost the lease of feed {feed!r} of integration {integration!r}: "
                           "another worker took it over after it expired")
 
