@@ -80,7 +80,7 @@ def schema_passed(schema: Mapping[str, Any], instance: Any, check: Callable[[], 
         if values and not all(_leaf_ok(value, _leaf_schema(schema, path)) for path, value in values):
             return check()  # a private value breaks its schema: the checker says how
         hidden = {path for path, _ in values}
-        parts = (_plain(schema, (), set()), _plain(instance, (), hidden))
+        parts = (_schema_digest(schema), _plain(instance, (), hidden))
     except _Unkeepable:
         return check()
     return passed("schema", "jsonschema", parts, check)
@@ -133,6 +133,18 @@ def _note(key: Path) -> None:
 # -- what is hashed ---------------------------------------------------------------------------------
 
 _ABSENT = object()
+_SCHEMAS: dict[int, tuple[Mapping[str, Any], str]] = {}  # id -> (schema, digest): one schema checks many files
+
+
+def _schema_digest(schema: Mapping[str, Any]) -> str:
+    """A hash of ``schema``'s content, remembered for the schema object (schemas are not changed once loaded)."""
+    known = _SCHEMAS.get(id(schema))
+    if known is not None and known[0] is schema:
+        return known[1]
+    text = json.dumps(_plain(schema, (), set()), ensure_ascii=False, separators=(",", ":"))
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=20).hexdigest()
+    _SCHEMAS[id(schema)] = (schema, digest)  # kept alive with it, so its id is never reused
+    return digest
 
 
 def _plain(value: Any, path: JsonPath, hidden: set[JsonPath]) -> Any:
