@@ -117,11 +117,7 @@ def check_schema(schema: Mapping[str, Any]) -> str | None:
             return [exc.message]
         return []
 
-    try:
-        parts = (json.loads(json.dumps(schema, sort_keys=True)),)
-    except (TypeError, ValueError):
-        return next(iter(check()), None)
-    return next(iter(validcache.passed("meta", "jsonschema", parts, check)), None)
+    return next(iter(validcache.schema_checked(schema, check)), None)
 
 
 def schema_errors(instance: Any, schema: Mapping[str, Any], marks: Marks, *, base: JsonPath = (),

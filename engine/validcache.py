@@ -86,6 +86,15 @@ def schema_passed(schema: Mapping[str, Any], instance: Any, check: Callable[[], 
     return passed("schema", "jsonschema", parts, check)
 
 
+def schema_checked(schema: Mapping[str, Any], check: Callable[[], list[T]]) -> list[T]:
+    """:func:`passed` for checking that ``schema`` itself is a valid JSON Schema (a connector's settings_schema)."""
+    try:
+        digest = _schema_digest(schema)
+    except _Unkeepable:
+        return check()
+    return passed("meta", "jsonschema", (digest,), check)
+
+
 # -- keys and entries -------------------------------------------------------------------------------
 
 @functools.cache

@@ -207,3 +207,17 @@ def test_a_second_start_imports_neither_checker_and_an_edit_is_still_caught(tmp_
     problems, _ = start()
     assert "unknown key 'schedul'" in problems
     assert not [p for p in (tmp_path / "cache" / "valid").rglob("*") if p.is_file() and p.stat().st_size]  # names
+
+
+def test_a_connector_schema_that_is_valid_is_checked_once_and_a_broken_one_every_time(cache: Path) -> None:
+    from engine.schemacheck import check_schema
+
+    good, broken = {"type": "object", "properties": {"a": {"type": "string"}}}, {"type": "strin"}
+    assert check_schema(good) is None and check_schema(dict(good)) is None
+    assert len(list((cache / "valid").rglob("*/*"))) == 1
+    for _ in range(2):
+        assert "is not valid under any of the given schemas" in (check_schema(broken) or "")
+    calls = []
+    for _ in range(2):  # a key JSON would write like "1": never hashed, checked every time
+        validcache.schema_checked({"properties": {1: {}}}, lambda: calls.append(1) or [])
+    assert len(calls) == 2 and len(list((cache / "valid").rglob("*/*"))) == 1
