@@ -9,7 +9,23 @@ import click
 from engine import hubapi
 from engine.cli import cli
 from engine.cli.common import echo_json, get_engine, handle_errors, json_option, known_or_found, table
-from engine.errors import RecordError
+
+
+class ShipLine(click.ParamType):
+    """``--line SKU=QTY``: a malformed one is a usage error (exit 2), like any value click refuses."""
+
+    name = "SKU=QTY"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> dict[str, Any]:
+        if isinstance(value, dict):
+            return value
+        sku, sep, quantity = str(value).rpartition("=")
+        if not sep or not sku:
+            self.fail(f"{value!r} is not SKU=QTY (e.g. --line A-100=2)", param, ctx)
+        try:
+            return {"sku": sku, "quantity": int(quantity)}
+        except ValueError:
+            self.fail(f"the quantity of {sku} in {value!r} is not a whole number", param, ctx)
 
 integration_option = click.option("--integration", "-i", help="Only this integration's data.")
 limit_option = click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True,
@@ -82,16 +98,16 @@ def stock_cmd(ctx: click.Context, integration: str | None, warehouse: str | None
           integration=integration, warehouse=warehouse, sku=sku, limit=limit)
 
 
-@stock_cmd.command("set", context_settings={"ignore_unknown_options": True})
+@stock_cmd.command("set", context_settings={"ignore_unknown_options": True})  # "-3" is a QUANTITY, refused
 @click.argument("sku")
-@click.argument("quantity")
+@click.argument("quantity", type=click.IntRange(min=0))
 @click.option("--warehouse", "-w", help="The warehouse (default: the hub's default_warehouse).")
 @json_option
 @click.pass_context
 @handle_errors
-def stock_set_cmd(ctx: click.Context, sku: str, quantity: str, warehouse: str | None, as_json: bool) -> None:
+def stock_set_cmd(ctx: click.Context, sku: str, quantity: int, warehouse: str | None, as_json: bool) -> None:
     """Set the stock of SKU to QUANTITY (0 or more)."""
-    result = hubapi.set_stock(get_engine(ctx), sku, _whole(quantity, "quantity"), warehouse)
+    result = hubapi.set_stock(get_engine(ctx), sku, quantity, warehouse)
     if as_json:
         echo_json(result)
         return
@@ -135,17 +151,16 @@ def images_cmd(ctx: click.Context, integration: str | None, sku: str | None, lim
 @click.option("--tracking", required=True, help="The tracking number.")
 @click.option("--integration", "-i", help="The order's integration (needed when its number is not unique).")
 @click.option("--url", help="The tracking URL.")
-@click.option("--line", "lines", multiple=True, metavar="SKU=QTY",
+@click.option("--line", "lines", multiple=True, type=ShipLine(), metavar="SKU=QTY",
               help="Ship only this quantity of a SKU (repeatable); default: every line.")
 @json_option
 @click.pass_context
 @handle_errors
 def ship_cmd(ctx: click.Context, order: str, carrier: str, tracking: str, integration: str | None, url: str | None,
-             lines: tuple[str, ...], as_json: bool) -> None:
+             lines: tuple[dict[str, Any], ...], as_json: bool) -> None:
     """Record that ORDER (external id or number) was shipped; the shipment feed tells the store."""
-    parsed = [_line(text) for text in lines] or None
     result = hubapi.create_shipment(get_engine(ctx), order, carrier=carrier, tracking=tracking,
-                                    integration=integration, url=url, lines=parsed)
+                                    integration=integration, url=url, lines=list(lines) or None)
     if as_json:
         echo_json(result)
         return
@@ -175,18 +190,6 @@ def unlink_cmd(ctx: click.Context, skus: tuple[str, ...], integration: str, as_j
         click.echo(f"{link['sku']}: unlinked from {link['integration']} record {link['external_id']}")
 
 
-def _whole(text: str, name: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise RecordError(f"{name} {text!r} is not a whole number") from None
-
-
-def _line(text: str) -> dict[str, Any]:
-    sku, sep, quantity = text.rpartition("=")
-    if not sep or not sku:
-        raise RecordError(f"--line {text!r} is not SKU=QTY (e.g. --line A-100=2)")
-    return {"sku": sku, "quantity": _whole(quantity, f"--line {sku} quantity")}
 
 
 def _lines_text(lines: list[dict[str, Any]] | None) -> str:
