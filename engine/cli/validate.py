@@ -46,7 +46,7 @@ def validate(ctx: click.Context, as_json: bool) -> None:
     if not summaries:
         click.echo("valid: no integrations configured")
     for s in summaries:
-        click.echo(f"{s['name']}: connector {s['connector']}, mode {s['mode']}, "
+        click.echo(f"{s['name']}: connector {s['connector']}, initial mode {s['mode']}, "
                    f"{s['feeds']} feeds ({s['enabled']} enabled)")
         if s.get("no_feeds_folder"):
             click.echo(f"  note: no feed folder {s['no_feeds_folder']}, so this integration has no feeds; "

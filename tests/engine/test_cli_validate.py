@@ -36,7 +36,7 @@ def invoke(config: Path, *args: str, plugins: list[object] | None = None, env: d
 def test_valid_configuration_lists_integrations(tmp_path: Path) -> None:
     result = invoke(make_tree(tmp_path) / "engine.yaml")
     assert result.exit_code == 0, result.output
-    assert result.stdout == "demo-shop: connector teststore, mode test, 4 feeds (4 enabled)\n"
+    assert result.stdout == "demo-shop: connector teststore, initial mode test, 4 feeds (4 enabled)\n"
     assert result.stderr == ""
 
 
@@ -48,8 +48,8 @@ def test_counts_enabled_feeds(tmp_path: Path) -> None:
     result = invoke(config)
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[:2] == ["demo-shop: connector teststore, mode test, 4 feeds (3 enabled)",
-                         "plain: connector plainstore, mode live, 0 feeds (0 enabled)"]
+    assert lines[:2] == ["demo-shop: connector teststore, initial mode test, 4 feeds (3 enabled)",
+                         "plain: connector plainstore, initial mode live, 0 feeds (0 enabled)"]
     # A third party's connector whose feeds were never copied into feeds_dir: said, not silent.
     assert lines[2].startswith("  note: no feed folder ") and lines[2].split()[4].endswith("plainstore,")
     assert len(lines) == 3
