@@ -362,7 +362,7 @@ class _Loader:
                                                                             f"{did_you_mean(feed_name, feeds)}",
                                                at_key=True))
             check_override(override, self.compiler, marks, (*base, "feeds", feed_name), self.errors,
-                           feeds.get(feed_name))
+                           feeds.get(feed_name), private=res.from_env)
         for loaded in feeds.values():
             mapping = loaded.mapping
             for map_name, where in mapping.lookups if mapping else ():

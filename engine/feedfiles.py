@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -51,8 +51,11 @@ def parse_duration(value: Any) -> timedelta | None:
     return found if found is None or found <= MAX_DURATION else None
 
 
-def cron_problem(expression: str) -> str | None:
-    """None if ``expression`` is a usable cron expression of 5 or 6 fields, else why not."""
+def cron_problem(expression: str, *, keep: bool = True) -> str | None:
+    """None if ``expression`` is a usable cron expression of 5 or 6 fields, else why not.
+
+    ``keep=False``: the expression is private (from the environment): a pass is not kept.
+    """
     fields = expression.split()
     if len(fields) not in (5, 6):
         return (f"it has {len(fields)} field(s); write 5 (minute hour day-of-month month day-of-week) "
@@ -73,13 +76,17 @@ def cron_problem(expression: str) -> str | None:
             return [f"it never falls due ({exc})" if "date" in type(exc).__name__.lower() else str(exc)]
         return []
 
-    return next(iter(validcache.passed("cron", "croniter", (expression,), check)), None)
+    return next(iter(validcache.passed("cron", validcache.CRONITER, (expression,), check) if keep else check()), None)
 
 
-def check_cron(value: Any, marks: Marks, path: JsonPath, errors: list[ConfigError]) -> None:
-    """Append an error at ``path`` if the string ``value`` is not a valid cron expression."""
+def check_cron(value: Any, marks: Marks, path: JsonPath, errors: list[ConfigError],
+               private: Collection[JsonPath] = ()) -> None:
+    """Append an error at ``path`` if the string ``value`` is not a valid cron expression.
+
+    A value at a ``private`` path (from the environment) is never kept by :mod:`engine.validcache`.
+    """
     if isinstance(value, str) and value.strip():
-        problem = cron_problem(value)
+        problem = cron_problem(value, keep=path not in private)
         if problem:
             errors.append(marks.error(path, f"{dotted(path)} {value!r} is not a valid cron expression: {problem}"))
 
@@ -96,10 +103,11 @@ def retry_policy(data: Mapping[str, Any]) -> RetryPolicy:
     )
 
 
-def check_retry(retry: Any, marks: Marks, base: JsonPath, errors: list[ConfigError]) -> None:
+def check_retry(retry: Any, marks: Marks, base: JsonPath, errors: list[ConfigError],
+                private: Collection[JsonPath] = ()) -> None:
     """Check a ``retry`` mapping's cron, and that its duration (its form is the schema's) is not beyond reach."""
     if isinstance(retry, Mapping):
-        check_cron(retry.get("schedule"), marks, (*base, "schedule"), errors)
+        check_cron(retry.get("schedule"), marks, (*base, "schedule"), errors, private)
         value = retry.get("expire_after")
         if isinstance(value, (str, int)) and not isinstance(value, bool) and parse_duration(value) is None \
                 and (isinstance(value, int) or _DURATION.match(value)):
@@ -301,24 +309,30 @@ def _build(data: Mapping[str, Any], file: str, source: Resource | None, mapping:
 
 
 def check_override(override: Any, compiler: Compiler, marks: Marks, base: JsonPath,
-                   errors: list[ConfigError], loaded: LoadedFeed | None = None) -> None:
-    """Check the cron, expressions and params of an integration's ``feeds.<name>`` override."""
+                   errors: list[ConfigError], loaded: LoadedFeed | None = None,
+                   private: Collection[JsonPath] = ()) -> None:
+    """Check the cron, expressions and params of an integration's ``feeds.<name>`` override.
+
+    ``private``: engine.yaml paths of values from the environment (never kept, even hashed).
+    """
     if not isinstance(override, Mapping):
         return
-    check_cron(override.get("schedule"), marks, (*base, "schedule"), errors)
-    check_retry(override.get("retry"), marks, (*base, "retry"), errors)
+    check_cron(override.get("schedule"), marks, (*base, "schedule"), errors, private)
+    check_retry(override.get("retry"), marks, (*base, "retry"), errors, private)
     check_rules(override.get("rules"), compiler, marks, (*base, "rules"), errors)
     if loaded is not None:
-        check_params(override.get("params"), loaded.resources[0], marks, (*base, "params"), errors)
-        check_params(override.get("target_params"), loaded.resources[1], marks, (*base, "target_params"), errors)
+        check_params(override.get("params"), loaded.resources[0], marks, (*base, "params"), errors, private)
+        check_params(override.get("target_params"), loaded.resources[1], marks, (*base, "target_params"), errors,
+                     private)
 
 
 def check_params(params: Any, resource: Resource | None, marks: Marks, path: JsonPath,
-                 errors: list[ConfigError]) -> None:
+                 errors: list[ConfigError], private: Collection[JsonPath] = ()) -> None:
     """Check feed params against the schema their resource declares (``Resource.params``), if it does."""
     if not isinstance(params, Mapping) or resource is None or resource.params is None:
         return  # not a mapping at all: the feed's own schema says so
-    errors.extend(schema_errors(params, resource.params, marks, base=path, what=dotted(path)))
+    inside = [p[len(path):] for p in private if len(p) > len(path) and p[:len(path)] == path]
+    errors.extend(schema_errors(params, resource.params, marks, base=path, what=dotted(path), private=inside))
     known = list((resource.params.get("properties") or {}).keys())
     if resource.params.get("additionalProperties") is False:
         return  # the schema itself refused the unknown names

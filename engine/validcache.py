@@ -15,8 +15,12 @@ kept under a hash of the three, and the same document checked again passes at on
   has a stand-in there, and each private value is checked on its own at every
   load against the part of the schema that applies to it. That is exact only
   where that part is simple (type, length, pattern, range, enum, on a path of
-  plain properties); anything else and the document is checked every time and
-  never kept.
+  plain properties and local ``$ref`` s, with no ``$id`` or ``$schema`` below the
+  root); anything else and the document is checked every time and never kept.
+- The checker is jsonschema with referencing and its specifications (croniter
+  with dateutil for cron): their installed files are part of the key, so an
+  upgrade starts afresh. A schema object is hashed once: it must not be changed
+  after its first check.
 - Entries are empty files named by the hash, in ``valid/`` of the YAML cache's
   folder: the same setting moves or turns off both, and deleting it is safe.
   A folder that cannot be read or written only means checking every time.
@@ -41,6 +45,8 @@ JsonPath = tuple[str | int, ...]
 
 # Part of every key: change it whenever what is hashed, or how a check is made, changes.
 _FORMAT = "connect-engine valid 1"
+JSONSCHEMA = ("jsonschema", "referencing", "jsonschema_specifications")  # what validates, resolves $ref, knows drafts
+CRONITER = ("croniter", "dateutil")
 EVERY_VALUE: tuple[JsonPath, ...] = (("*every value*",),)  # ``private=EVERY_VALUE``: every scalar is private
 
 
@@ -48,16 +54,16 @@ class _Unkeepable(Exception):
     """This check cannot be kept: it runs every time."""
 
 
-def passed(kind: str, package: str, parts: tuple[Any, ...], check: Callable[[], list[T]]) -> list[T]:
+def passed(kind: str, packages: tuple[str, ...], parts: tuple[Any, ...], check: Callable[[], list[T]]) -> list[T]:
     """``check()``'s problems, or none at once if the same ``parts`` passed before.
 
     Args:
         kind: What is checked (``schema``, ``cron``): part of the key.
-        package: The package doing the check (its installed files are part of the key).
+        packages: The packages doing the check (their installed files are part of the key).
         parts: Everything the outcome depends on, as plain JSON values.
         check: The check itself; returns its problems (empty: passed).
     """
-    key = _key(kind, package, parts)
+    key = _key(kind, packages, parts)
     if key is not None and _seen(key):
         return []
     problems = check()
@@ -83,7 +89,7 @@ def schema_passed(schema: Mapping[str, Any], instance: Any, check: Callable[[], 
         parts = (_schema_digest(schema), _plain(instance, (), hidden))
     except _Unkeepable:
         return check()
-    return passed("schema", "jsonschema", parts, check)
+    return passed("schema", JSONSCHEMA, parts, check)
 
 
 def schema_checked(schema: Mapping[str, Any], check: Callable[[], list[T]]) -> list[T]:
@@ -92,7 +98,7 @@ def schema_checked(schema: Mapping[str, Any], check: Callable[[], list[T]]) -> l
         digest = _schema_digest(schema)
     except _Unkeepable:
         return check()
-    return passed("meta", "jsonschema", (digest,), check)
+    return passed("meta", JSONSCHEMA, (digest,), check)
 
 
 # -- keys and entries -------------------------------------------------------------------------------
@@ -111,16 +117,16 @@ def _stamp(package: str) -> str | None:
     return f"{spec.origin}:{origin.st_size}:{origin.st_mtime_ns}:{folder.st_mtime_ns}"
 
 
-def _key(kind: str, package: str, parts: tuple[Any, ...]) -> Path | None:
+def _key(kind: str, packages: tuple[str, ...], parts: tuple[Any, ...]) -> Path | None:
     folder = yamlcache.cache_dir()
-    stamp = _stamp(package)
-    if folder is None or stamp is None:
+    stamps = [_stamp(package) for package in packages]
+    if folder is None or None in stamps:
         return None
-    try:
-        text = json.dumps([_FORMAT, kind, stamp, *parts], ensure_ascii=False, separators=(",", ":"))
+    try:  # ASCII: every character, a lone surrogate too, has one spelling
+        text = json.dumps([_FORMAT, kind, stamps, *parts], separators=(",", ":"))
     except (TypeError, ValueError):  # a value JSON has no form for: checked every time
         return None
-    name = hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=20).hexdigest()
+    name = hashlib.blake2b(text.encode("ascii"), digest_size=20).hexdigest()
     return folder / "valid" / name[:2] / name
 
 
@@ -150,8 +156,8 @@ def _schema_digest(schema: Mapping[str, Any]) -> str:
     known = _SCHEMAS.get(id(schema))
     if known is not None and known[0] is schema:
         return known[1]
-    text = json.dumps(_plain(schema, (), set()), ensure_ascii=False, separators=(",", ":"))
-    digest = hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=20).hexdigest()
+    text = json.dumps(_plain(schema, (), set()), separators=(",", ":"))
+    digest = hashlib.blake2b(text.encode("ascii"), digest_size=20).hexdigest()
     _SCHEMAS[id(schema)] = (schema, digest)  # kept alive with it, so its id is never reused
     return digest
 
@@ -160,11 +166,11 @@ def _plain(value: Any, path: JsonPath, hidden: set[JsonPath]) -> Any:
     """``value`` as JSON that tells every type apart, with a stand-in at each hidden path."""
     if path in hidden:
         return ["private"]
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):  # exactly what the checker takes for an object and an array
         if not all(isinstance(k, str) for k in value):
             raise _Unkeepable  # 1 and "1" would hash alike
         return {"o": {k: _plain(v, (*path, k), hidden) for k, v in sorted(value.items())}}
-    if isinstance(value, list | tuple):
+    if isinstance(value, list):
         return {"a": [_plain(v, (*path, i), hidden) for i, v in enumerate(value)]}
     if value is None or isinstance(value, bool | str):
         return value
@@ -172,7 +178,7 @@ def _plain(value: Any, path: JsonPath, hidden: set[JsonPath]) -> Any:
         return {"i": str(value)}
     if isinstance(value, float):
         return {"f": repr(value)}
-    raise _Unkeepable  # a date, bytes...: only the checker knows
+    raise _Unkeepable  # a tuple, a date, bytes...: only the checker knows
 
 
 def scalar_paths(value: Any, path: JsonPath = ()) -> list[JsonPath]:
@@ -208,19 +214,28 @@ _DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
 
 def _resolve(node: Any, root: Mapping[str, Any]) -> Any:
+    """``node`` with its local ``$ref`` followed; _Unkeepable where the base of a ref could be another."""
     for _ in range(20):
+        _own_base(node, root)
         if not isinstance(node, Mapping) or "$ref" not in node:
             return node
         ref = node["$ref"]
-        if set(node) - _NOTES - {"$ref"} or not isinstance(ref, str) or not ref.startswith("#/"):
-            raise _Unkeepable  # $ref beside other checks, or to another document
+        if set(node) - _NOTES - {"$ref"} or not isinstance(ref, str) or not ref.startswith("#/") or "%" in ref:
+            raise _Unkeepable  # $ref beside other checks, to another document, or percent-encoded
         node = root
         for part in ref[2:].split("/"):
             part = part.replace("~1", "/").replace("~0", "~")
             if not isinstance(node, Mapping) or part not in node:
                 raise _Unkeepable
             node = node[part]
+            _own_base(node, root)
     raise _Unkeepable
+
+
+def _own_base(node: Any, root: Mapping[str, Any]) -> None:
+    # Below the root, $id makes "#/..." mean another document and $schema another dialect.
+    if node is not root and isinstance(node, Mapping) and ("$id" in node or "$schema" in node):
+        raise _Unkeepable
 
 
 def _leaf_schema(schema: Mapping[str, Any], path: JsonPath) -> Any:
@@ -295,5 +310,5 @@ def _is(value: Any, kind: Any) -> bool:
     if kind == "null":
         return value is None
     if kind in ("object", "array"):
-        return isinstance(value, Mapping if kind == "object" else list)
+        return isinstance(value, dict if kind == "object" else list)
     raise _Unkeepable  # a type the checker does not know: it says so

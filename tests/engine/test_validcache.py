@@ -221,3 +221,49 @@ def test_a_connector_schema_that_is_valid_is_checked_once_and_a_broken_one_every
     for _ in range(2):  # a key JSON would write like "1": never hashed, checked every time
         validcache.schema_checked({"properties": {1: {}}}, lambda: calls.append(1) or [])
     assert len(calls) == 2 and len(list((cache / "valid").rglob("*/*"))) == 1
+
+
+def test_a_private_value_under_a_nested_id_or_an_encoded_ref_is_checked_every_time(cache: Path) -> None:
+    schema_id = {"type": "object", "$defs": {"t": {"type": "string"}},  # "#/$defs/t" below $id is the inner one
+                 "properties": {"label": {"$id": "http://example.com/l", "$defs": {"t": {"maxLength": 8}},
+                                          "$ref": "#/$defs/t"}}}
+    schema_pct = {"type": "object", "$defs": {"a b": {"maxLength": 8}, "a%20b": {"type": "string"}},
+                  "properties": {"label": {"$ref": "#/$defs/a%20b"}}}
+    for schema in (schema_id, schema_pct):
+        check = Checker()
+        assert check.run({"label": "short"}, schema, private=[("label",)]) == []
+        assert check.run({"label": "tooooooolong"}, schema, private=[("label",)]) == ["'tooooooolong' is too long"]
+
+
+def test_values_the_checker_tells_apart_never_share_a_key(cache: Path) -> None:
+    check = Checker()
+    required = {"type": "object", "required": ["caf\u00e9"]}
+    assert check.run({"caf\u00e9": 1}, required) == []
+    assert check.run({"caf\udcc3\udca9": 1}, required) == ["'caf\u00e9' is a required property"]  # same UTF-8 bytes
+    assert check.run({"x": "\ud800"}, {"type": "object"}) == []  # a lone surrogate is no crash
+    array = {"type": "array"}
+    assert check.run([1], array) == []
+    assert check.run((1,), array) == ["(1,) is not of type 'array'"]  # a tuple is no JSON array
+
+
+def test_feed_overrides_from_the_environment_never_enter_a_key(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.config import load_config
+    from engine.mapping import Compiler
+    from engine.plugins import Hooks, build_manager
+
+    seen: list[str] = []
+    real_key = validcache._key
+    monkeypatch.setattr(validcache, "_key", lambda kind, packages, parts: seen.append(json.dumps(parts))
+                        or real_key(kind, packages, parts))
+    config = {"root": str(cache.parent), "feeds_dir": str(ROOT / "feeds.d"), "mappings_dir": str(ROOT / "mappings"),
+              "integrations": {"shop": {"connector": "shopify", "settings": {
+                  "shop_url": "${URL}", "access_token": "${TOKEN}"}, "feeds": {"import_new_orders": {
+                      "schedule": "${CRON}", "retry": {"schedule": "${RETRY}"},
+                      "params": {"ids": "${IDS}", "filters": {"api_key": "${KEY}"}}}}}}}
+    env = {"URL": "https://secret-shop.example", "TOKEN": "secret-token", "CRON": "7 3 * * *",
+           "RETRY": "11 * * * *", "IDS": "secret-ids", "KEY": "secret-key"}
+    hooks = Hooks(build_manager())
+
+    load_config(config, connectors=hooks.connectors(), compiler=Compiler(hooks.jmespath_functions()), env=env)
+
+    assert seen and not [p for p in seen if any(v in p for v in env.values())]
