@@ -107,10 +107,14 @@ def leave(code: object) -> NoReturn:
     handlers flushed, an in-memory database's scratch file removed), and flushes
     standard output and error; then it ends the process.
     """
-    current = threading.current_thread()
-    for thread in threading.enumerate():
-        if thread is not current and not thread.daemon:
-            thread.join()
+    shutdown = getattr(threading, "_shutdown", None)  # what the interpreter itself calls first: it also
+    if shutdown is not None and threading.current_thread() is threading.main_thread():  # wakes idle pools
+        shutdown()
+    else:
+        current = threading.current_thread()
+        for thread in threading.enumerate():
+            if thread is not current and not thread.daemon:
+                thread.join()
     atexit._run_exitfuncs()
     if code is None:
         status = 0

@@ -161,3 +161,10 @@ def test_a_command_on_an_in_memory_database_leaves_no_scratch_file(tmp_path: Pat
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout) == {"executions": []}
     assert sorted(p.name for p in scratch.iterdir()) == []  # the scratch database went with the process
+
+
+def test_leaving_wakes_an_idle_thread_pool_instead_of_waiting_for_it_forever() -> None:
+    proc = _python("from concurrent.futures import ThreadPoolExecutor\nfrom engine.cli import leave\n"
+                   "POOL = ThreadPoolExecutor(2)\nprint(POOL.submit(sum, [1, 2]).result())\nleave(0)")
+
+    assert (proc.returncode, proc.stdout) == (0, "3\n"), proc.stderr
