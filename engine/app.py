@@ -269,12 +269,16 @@ class Engine:
         return self.scheduler.due(now)
 
     def tick(self, now: datetime | None = None, *, trigger: str = "schedule", pool_size: int | None = None,
-             stop: threading.Event | None = None) -> list[TickResult]:
-        """Close runs of dead processes, then run what is due at ``now`` in a local pool and wait for it."""
+             stop: threading.Event | None = None, read_ahead: bool = False) -> list[TickResult]:
+        """Close runs of dead processes, then run what is due at ``now`` in a local pool and wait for it.
+
+        ``read_ahead``: as for :meth:`run` (the caller owns this process); it applies when the
+        pool is one run at a time, which then runs in the calling thread.
+        """
         from engine.reaper import reap_dead
 
         reap_dead(self, now)
-        return self.scheduler.tick(now, trigger=trigger, pool_size=pool_size, stop=stop)
+        return self.scheduler.tick(now, trigger=trigger, pool_size=pool_size, stop=stop, read_ahead=read_ahead)
 
     def reap(self, now: datetime | None = None) -> list[ExecutionInfo]:
         """Mark executions left running by dead processes (lease expired) as failed; return them."""

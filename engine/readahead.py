@@ -24,9 +24,10 @@ moment resumes from the last committed page as before.
   comes) is raised in the parent with its type, message and context, where the
   run ends ``failed`` as it would have in one process.
 - Read-ahead is used only where forking is safe: on Linux, in a process with a
-  single thread (the CLI's ``run``) besides the run's own lease keeper, which is
-  held still across the fork (:mod:`engine.leasekeeper`). ``serve``'s worker
-  threads and a host service's threads read in-process; so does
+  single thread besides the run's own lease keeper, which is held still across
+  the fork (:mod:`engine.leasekeeper`): the CLI's ``run``, and ``run --due`` when
+  its pool is one run at a time. ``serve``'s worker threads,
+  a pool of several and a host service's threads read in-process; so does
   ``read_ahead: false`` in engine.yaml.
 """
 

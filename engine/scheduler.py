@@ -240,22 +240,27 @@ class Scheduler:
     # -- running it -------------------------------------------------------------------------------
 
     def tick(self, now: datetime | None = None, *, trigger: str = "schedule", pool_size: int | None = None,
-             stop: threading.Event | None = None) -> list[TickResult]:
+             stop: threading.Event | None = None, read_ahead: bool = False) -> list[TickResult]:
         """Run everything due at ``now`` in a pool of ``pool_size`` threads and wait for it.
 
         A feed locked by another process is reported (``locked``), not failed,
-        and stays due. Work of the same feed runs in order in one thread.
+        and stays due. Work of the same feed runs in order in one thread. A pool of
+        one runs in the calling thread, where ``read_ahead`` (the caller owns the
+        process: ``run --due``) lets store -> hub runs fork their reader.
         """
         groups = group_for_run(self.due(now), self.engine.config.integrations)
         if not groups:
             return []
         size = max(1, min(pool_size or self.engine.config.pool_size, len(groups)))
+        if size == 1:  # no thread to start: a forked reader needs a process with no other threads
+            return [r for g in groups for r in self.run_group(g, trigger=trigger, stop=stop, now=now,
+                                                              read_ahead=read_ahead)]
         with ThreadPoolExecutor(max_workers=size, thread_name_prefix="connect-engine") as pool:
             futures = [pool.submit(self.run_group, g, trigger=trigger, stop=stop, now=now) for g in groups]
             return [r for f in futures for r in f.result()]
 
-    def run_group(self, items: list[WorkItem], *, trigger: str = "schedule",
-                  stop: threading.Event | None = None, now: datetime | None = None) -> list[TickResult]:
+    def run_group(self, items: list[WorkItem], *, trigger: str = "schedule", stop: threading.Event | None = None,
+                  now: datetime | None = None, read_ahead: bool = False) -> list[TickResult]:
         """Run the work items of one group, one after the other (stops early if ``stop`` is set).
 
         A check whose writing feed came back locked (running elsewhere) is left for later: it stays due.
@@ -267,14 +272,14 @@ class Scheduler:
                 break
             if held_back(item, locked, self.engine.config.integrations):
                 continue
-            result = self.run_item(item, trigger=trigger, stop=stop, now=now)
+            result = self.run_item(item, trigger=trigger, stop=stop, now=now, read_ahead=read_ahead)
             if result.locked:
                 locked.add(item.key)
             out.append(result)
         return out
 
-    def run_item(self, item: WorkItem, *, trigger: str = "schedule",
-                 stop: threading.Event | None = None, now: datetime | None = None) -> TickResult:
+    def run_item(self, item: WorkItem, *, trigger: str = "schedule", stop: threading.Event | None = None,
+                 now: datetime | None = None, read_ahead: bool = False) -> TickResult:
         """Run one work item; never raises (a lock held elsewhere or an error is in the result).
 
         ``now`` is the time the item was found due at (a re-check takes the records due then).
@@ -287,7 +292,8 @@ class Scheduler:
                 return TickResult(item, info)
             try:
                 slot = item.scheduled_for if item.reason != "resume" else None  # a resume picks up, whatever ran
-                run = eng.run(item.feed, item.integration, trigger=trigger, stop=stop, slot=slot)
+                run = eng.run(item.feed, item.integration, trigger=trigger, stop=stop, slot=slot,
+                              read_ahead=read_ahead)
             except LockedError:
                 raise  # the holder is doing this slot's work; try again on the next tick
             except Exception:

@@ -72,7 +72,7 @@ def run_cmd(ctx: click.Context, feed: str | None, integration: str | None, due: 
 def _run_due(ctx: click.Context, pool: int | None, as_json: bool) -> None:
     engine = get_engine(ctx)
     with _stop_on_signal() as stop:
-        results = engine.tick(trigger="due", pool_size=pool, stop=stop)
+        results = engine.tick(trigger="due", pool_size=pool, stop=stop, read_ahead=True)
     if as_json:
         echo_json({"results": [r.as_dict() for r in results]})
     elif not results:

@@ -57,3 +57,27 @@ def test_a_read_ahead_run_survives_faults_with_nothing_lost(faults: dict[str, An
                                                        "SHOPIFY_TOKEN": "unused"}) as engine:
         stored = [p["sku"] for p in hub_products(engine)]
     assert sorted(stored) == sorted(skus)  # every variant once
+
+
+def test_run_due_one_feed_at_a_time_reads_ahead_too(tmp_path: Path, config: Callable[..., dict[str, Any]]) -> None:
+    with ShopifySandbox(products=PRODUCTS, orders=0, seed=2, rate_limit=False) as sb:
+        skus = set(ShopApi(sb).variants())
+        raw = config()
+        raw.pop("root")
+        raw.update(feeds_dir=str(ROOT / "feeds.d"), mappings_dir=str(ROOT / "mappings"))
+        path = tmp_path / "engine.yaml"
+        path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("CONNECT_ENGINE_")},
+               **sandbox_env(sb), "PYTHONPATH": str(ROOT)}
+        proc = subprocess.run([sys.executable, "-c", "import sys; from engine.cli import main; sys.exit(main())",
+                               "--config", str(path), "--verbose", "run", "--due", "--pool", "1", "--json"],
+                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+
+    assert proc.returncode == 0, proc.stderr
+    assert "reading ahead in process" in proc.stderr
+    results = {(r["integration"], r["feed"]): r for r in json.loads(proc.stdout[proc.stdout.index("{"):])["results"]}
+    run = results[(SHOP, "update_products")]
+    assert run["status"] == "success" and run["execution"]["counts"]["read"] == PRODUCTS, run
+    with Engine.from_config(raw, plugins=PLUGINS, env={"SHOPIFY_SHOP_URL": "http://unused.invalid",
+                                                       "SHOPIFY_TOKEN": "unused"}) as engine:
+        assert sorted(p["sku"] for p in hub_products(engine)) == sorted(skus)  # every variant once
