@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import marshal
+import pickle
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,3 +53,43 @@ class PageResult:
 
     counts: dict[str, int]
     notifications: list[NotificationInfo]
+
+
+# -- a prepared page between the read-ahead process and the writer (engine.readahead) ------------------
+# marshal reads and writes plain data (dicts, lists, strings, numbers) twice as fast as pickle,
+# and the writer's process is the run's bottleneck; it refuses anything else (a date, a str
+# subclass), and such a page goes by pickle instead, so every value arrives as it was sent.
+
+def encode_page(cursor: Any, total: int | None, page: Any) -> bytes:
+    """``page`` (with its source page's cursor and total) as bytes for :func:`decode_page`.
+
+    A :class:`Prepared` of plain data goes by marshal; anything else by pickle.
+    """
+    if not isinstance(page, Prepared):
+        return b"P" + pickle.dumps((cursor, total, page), pickle.HIGHEST_PROTOCOL)
+
+    def item(i: Item | None) -> tuple[str, str | None, list[dict[str, Any]]] | None:
+        return None if i is None else (i.key, i.label, i.mapped)
+
+    plain = (cursor, total, page.counts, page.events, [(item(i), m, h) for i, m, h in page.parks],
+             [(item(i), *rest) for i, *rest in page.bells], [(i.key, i.label, i.mapped) for i in page.items],
+             page.keys, page.seen)
+    try:
+        return b"M" + marshal.dumps(plain)
+    except ValueError:  # a value marshal has no form for
+        return b"P" + pickle.dumps((cursor, total, page), pickle.HIGHEST_PROTOCOL)
+
+
+def decode_page(data: bytes | memoryview) -> tuple[Any, int | None, Any]:
+    """``(cursor, total, page)`` from :func:`encode_page`'s bytes."""
+    if data[:1] == b"P":
+        cursor, total, page = pickle.loads(data[1:])
+        return cursor, total, page
+    cursor, total, counts, events, parks, bells, items, keys, seen = marshal.loads(data[1:])
+
+    def item(t: tuple[str, str | None, list[dict[str, Any]]] | None) -> Item | None:
+        return None if t is None else Item(*t)
+
+    return cursor, total, Prepared(counts, events, [(item(t), m, h) for t, m, h in parks],  # type: ignore[misc]
+                                   [(item(t), *rest) for t, *rest in bells],  # type: ignore[misc]
+                                   [Item(*t) for t in items], keys, seen)

@@ -50,10 +50,12 @@ from typing import Any
 from engine.connector import Page
 from engine.errors import EngineError
 from engine.gcpause import paused
+from engine.pagedata import decode_page, encode_page
 
 log = logging.getLogger(__name__)
 
 _MORE, _STOP = b"more", b"stop"
+_PAGE = b"\x00"  # a prepared page (engine.pagedata.encode_page); other messages are pickles, which never start so
 AHEAD = 3  # prepared pages the reader may have sent that the writer has not taken yet
 PIPE_BYTES = 1 << 20  # room for them in the pipe, so the reader does not wait on a slow page
 MIN_PAGES = 8  # pages still to come that make forking a reader worth its cost (about 10 ms)
@@ -132,7 +134,11 @@ def _forked(source: Iterator[Page | None], prepare: Callable[[list[dict[str, Any
             try:
                 data = pages_in.recv_bytes()
                 with paused():  # a prepared page is thousands of fresh objects (engine.gcpause)
-                    kind, *rest = pickle.loads(data)
+                    if data[:1] == _PAGE:
+                        cursor, total, prepared = decode_page(memoryview(data)[1:])
+                        kind, rest = "page", [Page(records=[], cursor=cursor, total=total), prepared]
+                    else:
+                        kind, *rest = pickle.loads(data)
                 del data
             except EOFError:
                 raise EngineError("the read-ahead process ended without a word "
@@ -182,8 +188,7 @@ def _child(pages: Connection, acks: Connection, source: Iterator[Page | None],
         for page in source:
             if page is None:
                 continue
-            meta = Page(records=[], cursor=page.cursor, total=page.total)
-            pages.send_bytes(pickle.dumps(("page", meta, prepare(page.records)), pickle.HIGHEST_PROTOCOL))
+            pages.send_bytes(_PAGE + encode_page(page.cursor, page.total, prepare(page.records)))
             ahead += 1
             while ahead >= AHEAD or (ahead and acks.poll()):
                 if acks.recv_bytes() != _MORE:
