@@ -26,6 +26,22 @@ from tests.plugins.shopify.conftest import PAGE_SIZE, PLUGINS, ROOT, SHOP, ShopA
 PRODUCTS = 120  # 18 pages of 7: the first says 17 more are coming
 
 
+def connect_engine(work: Path, raw: dict[str, Any], sb: ShopifySandbox, *args: str) -> subprocess.CompletedProcess[str]:
+    """``connect-engine --verbose ARGS`` as a process of its own, on ``raw`` (the config fixture's) as engine.yaml.
+
+    ``raw`` loses its ``root`` for the repository's feed and mapping folders.
+    """
+    raw.pop("root")
+    raw.update(feeds_dir=str(ROOT / "feeds.d"), mappings_dir=str(ROOT / "mappings"))
+    path = work / "engine.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CONNECT_ENGINE_")},
+           **sandbox_env(sb), "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-c", "import sys; from engine.cli import main; sys.exit(main())",
+                           "--config", str(path), "--verbose", *args], cwd=work, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
 @pytest.mark.parametrize("faults", [{"error_rate": 0.2, "seed": 3}, {"truncate_rate": 0.1, "seed": 5}],
                          ids=["5xx", "truncated"])
 def test_a_read_ahead_run_survives_faults_with_nothing_lost(faults: dict[str, Any], tmp_path: Path,
@@ -34,17 +50,8 @@ def test_a_read_ahead_run_survives_faults_with_nothing_lost(faults: dict[str, An
     with ShopifySandbox(products=PRODUCTS, orders=0, seed=2, rate_limit=False) as sb:
         skus = set(ShopApi(sb).variants())
         raw = config()
-        raw.pop("root")
-        raw.update(feeds_dir=str(ROOT / "feeds.d"), mappings_dir=str(ROOT / "mappings"))
-        path = tmp_path / "engine.yaml"
-        path.write_text(yaml.safe_dump(raw), encoding="utf-8")
         sb.set_faults(**faults)
-
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith("CONNECT_ENGINE_")},
-               **sandbox_env(sb), "PYTHONPATH": str(ROOT)}
-        proc = subprocess.run([sys.executable, "-c", "import sys; from engine.cli import main; sys.exit(main())",
-                               "--config", str(path), "--verbose", "run", "update_products", "--integration", SHOP,
-                               "--json"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        proc = connect_engine(tmp_path, raw, sb, "run", "update_products", "--integration", SHOP, "--json")
         served = sb.stats()["faults"]["served"]
 
     assert proc.returncode == 0, proc.stderr
@@ -63,15 +70,7 @@ def test_run_due_one_feed_at_a_time_reads_ahead_too(tmp_path: Path, config: Call
     with ShopifySandbox(products=PRODUCTS, orders=0, seed=2, rate_limit=False) as sb:
         skus = set(ShopApi(sb).variants())
         raw = config()
-        raw.pop("root")
-        raw.update(feeds_dir=str(ROOT / "feeds.d"), mappings_dir=str(ROOT / "mappings"))
-        path = tmp_path / "engine.yaml"
-        path.write_text(yaml.safe_dump(raw), encoding="utf-8")
-        env = {**{k: v for k, v in os.environ.items() if not k.startswith("CONNECT_ENGINE_")},
-               **sandbox_env(sb), "PYTHONPATH": str(ROOT)}
-        proc = subprocess.run([sys.executable, "-c", "import sys; from engine.cli import main; sys.exit(main())",
-                               "--config", str(path), "--verbose", "run", "--due", "--pool", "1", "--json"],
-                              cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+        proc = connect_engine(tmp_path, raw, sb, "run", "--due", "--pool", "1", "--json")
 
     assert proc.returncode == 0, proc.stderr
     assert "reading ahead in process" in proc.stderr
