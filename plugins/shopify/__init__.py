@@ -1,4 +1,4 @@
-"""The Shopify plugin: registers the Shopify connector and its sandbox (a fake Admin REST API)."""
+"""The Shopify plugin: registers the Shopify connector and its sandbox (a fake Admin API)."""
 
 from __future__ import annotations
 
@@ -45,8 +45,8 @@ def register_sandboxes() -> list[SandboxSpec]:
     """The Shopify sandbox (``connect-engine sandbox shopify --port 8081``), with its contract-suite hints."""
     from plugins.shopify import contract
 
-    return [SandboxSpec(name="shopify", description="A fake Shopify Admin REST API on loopback (products, "
-                        "orders, inventory, fulfillments)", main=_sandbox_main, connector="shopify",
+    return [SandboxSpec(name="shopify", description="A fake Shopify Admin API on loopback (products, orders, "
+                        "inventory, fulfillments; GraphQL variants)", main=_sandbox_main, connector="shopify",
                         start=contract.start, contract=contract.CONTRACT)]
 
 

@@ -69,7 +69,7 @@ def get_product(state: ShopState, req: Request, args: tuple[str, ...]) -> Respon
     fields = parse_fields(req.query)
     if fields is None:
         return Response(200, b'{"product":' + state.catalog.blob(i) + b"}")
-    return json_response({"product": _select(state.catalog.product(i), fields)})
+    return json_response({"product": _select(state.catalog.rest_product(i), fields)})
 
 
 def product_images(state: ShopState, req: Request, args: tuple[str, ...]) -> Response:
@@ -81,16 +81,16 @@ def product_images(state: ShopState, req: Request, args: tuple[str, ...]) -> Res
 
 
 def product_variants(state: ShopState, req: Request, args: tuple[str, ...]) -> Response:
-    """``GET products/{id}/variants.json``."""
-    variants = state.catalog.product(_product_index(state, args[0]))["variants"]
+    """``GET products/{id}/variants.json`` (at most the first 100, as every REST endpoint shows)."""
+    variants = state.catalog.rest_product(_product_index(state, args[0]))["variants"]
     fields = parse_fields(req.query)
     return json_response({"variants": [_select(v, fields) for v in variants]})
 
 
 def get_variant(state: ShopState, req: Request, args: tuple[str, ...]) -> Response:
-    """``GET variants/{id}.json``."""
+    """``GET variants/{id}.json`` (404 past a product's 100th variant: the REST API does not show those)."""
     try:
-        _, _, variant = state.catalog.variant(int(args[0]))
+        _, _, variant = state.catalog.variant(int(args[0]), rest=True)
     except KeyError:
         raise not_found() from None
     return json_response({"variant": _select(variant, parse_fields(req.query))})

@@ -9,10 +9,15 @@ import orjson
 
 from .data import (
     ITEM_BASE,
+    MAX_VARIANTS,
     PLACEHOLDER_URL,
+    REST_VARIANTS,
     SLOTS,
     VARIANT_BASE,
+    WIDE_ITEM_BASE,
+    WIDE_SLOTS,
     build_product,
+    build_variant,
     cents,
     dumps,
     gid,
@@ -36,6 +41,10 @@ class Catalog:
     the filterable columns (ids, created/updated time, status, variant count) live as
     Python lists, so listing 100,000 products is a join of cached byte strings.
 
+    ``blobs`` hold what the REST API shows: a product with more than 100 variants
+    (``resize``) shows its first 100 there, as on Shopify, and is kept whole in ``full``
+    (what :meth:`product` and the GraphQL API read).
+
     Args:
         count: number of generated products.
         seed: data seed; the same seed always yields the same catalog.
@@ -51,6 +60,7 @@ class Catalog:
         self.ids = [product_id(i) for i in range(count)]
         self.pos = {pid: i for i, pid in enumerate(self.ids)}
         self.blobs: list[bytes | None] = [None] * count
+        self.full: dict[int, bytes] = {}
         self.base_url = PLACEHOLDER_URL
         self.version = 0
         self.levels: dict[int, dict[int, list[int]]] = {}
@@ -63,6 +73,7 @@ class Catalog:
         """Point image URLs at ``url`` (the server's address once bound)."""
         old, new = self.base_url.encode(), url.encode()
         self.blobs = [b.replace(old, new) if b else b for b in self.blobs]
+        self.full = {i: b.replace(old, new) for i, b in self.full.items()}
         self._fields.clear()
         self.base_url = url
 
@@ -81,7 +92,12 @@ class Catalog:
             self.blob(i)
 
     def product(self, i: int) -> dict[str, Any]:
-        """Return a fresh dict of the product at index ``i``."""
+        """Return a fresh dict of the product at index ``i``, with every variant."""
+        whole = self.full.get(i)
+        return loads(whole if whole is not None else self.blob(i))
+
+    def rest_product(self, i: int) -> dict[str, Any]:
+        """Return the product at index ``i`` as the REST API shows it (at most its first 100 variants)."""
         return loads(self.blob(i))
 
     def find(self, pid: int) -> int:
@@ -93,7 +109,13 @@ class Catalog:
         return self.pos[pid]
 
     def _store(self, i: int, product: dict[str, Any], updated: int) -> None:
-        self.blobs[i] = dumps(product)
+        variants = product["variants"]
+        if len(variants) > REST_VARIANTS:
+            self.full[i] = dumps(product)
+            self.blobs[i] = dumps({**product, "variants": variants[:REST_VARIANTS]})
+        else:
+            self.full.pop(i, None)
+            self.blobs[i] = dumps(product)
         self.updated[i] = updated
         self.status[i] = product["status"]
         self.nvar[i] = len(product["variants"])
@@ -151,14 +173,16 @@ class Catalog:
         self._keys[ck] = out
         return out
 
-    def variant(self, vid: int) -> tuple[int, dict[str, Any], dict[str, Any]]:
+    def variant(self, vid: int, rest: bool = False) -> tuple[int, dict[str, Any], dict[str, Any]]:
         """Return ``(product index, product, variant)`` for variant ``vid``.
 
         Raises:
-            KeyError: unknown variant id.
+            KeyError: unknown variant id (or, with ``rest``, one the REST API does not show).
         """
         i, k = split_slot(vid, VARIANT_BASE)
         if not 0 <= i < len(self.ids) or k >= self.nvar[i]:
+            raise KeyError(vid)
+        if k >= REST_VARIANTS and rest:  # the REST API does not show a product's variants past its 100th
             raise KeyError(vid)
         p = self.product(i)
         for v in p["variants"]:
@@ -207,6 +231,34 @@ class Catalog:
         p["updated_at"] = iso(ts)
         self._store(i, p, ts)
         return gone
+
+    def resize(self, pid: int, count: int, ts: int) -> dict[str, Any]:
+        """Give a product ``count`` variants (adding drawn ones, or dropping its last); stamp ``updated_at``.
+
+        A product with one ``Default Title`` variant that grows calls it ``Style 1`` (Shopify shows the
+        default title only on a product without options).
+
+        Raises:
+            KeyError: unknown product. ValueError: ``count`` outside 1..2048 (Shopify's limit).
+        """
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_VARIANTS:
+            raise ValueError(f"a product has 1 to {MAX_VARIANTS} variants, not {count!r}")
+        i = self.find(pid)
+        p = self.product(i)
+        variants, stamp = p["variants"], iso(ts)
+        while len(variants) > count:
+            gone = variants.pop()
+            self.levels.pop(gone["inventory_item_id"], None)
+            for image in p["images"]:
+                image["variant_ids"] = [v for v in image["variant_ids"] if v != gone["id"]]
+        if len(variants) < count and variants[0]["title"] == "Default Title":
+            variants[0].update(title="Style 1", option1="Style 1", updated_at=stamp)
+            p["options"][0]["name"] = "Style"
+        variants.extend(build_variant(self.seed, i, k, p, stamp) for k in range(len(variants), count))
+        p["options"][0]["values"] = [v["title"] for v in variants]
+        p["updated_at"] = stamp
+        self._store(i, p, ts)
+        return p
 
     def add(self, fields: dict[str, Any], ts: int) -> dict[str, Any]:
         """Append a generated product created at ``ts`` (ids stay ascending) and return it."""
@@ -295,7 +347,8 @@ class Catalog:
         for iid in items:
             got = levels.get(iid)
             if got is None:
-                ts = updated[(iid - ITEM_BASE) // SLOTS]
+                i = (iid - ITEM_BASE) // SLOTS if iid < WIDE_ITEM_BASE else (iid - WIDE_ITEM_BASE) // WIDE_SLOTS
+                ts = updated[i]
                 pairs = [(primary, ts)]
             else:
                 pairs = sorted((loc, v[1]) for loc, v in got.items())

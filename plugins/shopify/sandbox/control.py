@@ -8,13 +8,18 @@ POST     orders/{id}                 set top-level order fields (JSON body)
 POST     orders/{id}/cancel          cancel (optional body ``{"reason": ...}``)
 POST     orders                      add an order (optional body of fields)
 POST     products/{id}               set product fields; ``variants`` maps variant id to fields
+GET      products/{id}               the product with every variant (REST shows at most 100)
+POST     products/{id}/variants      ``{"count": n}``: give the product n variants (1..2048)
 POST     products                    add a product (optional body of fields)
 POST     products/touch?pct=1        change pct% of products; answers ``{"changed": n}``
 GET      writes / DELETE writes      the non-GET API request log / empty it
 GET      stats / DELETE stats        request counters / zero them
 GET      faults / POST faults        fault switches / set them (body as ``set_faults``)
 DELETE   faults                      switch every fault off
-POST     rate_limit                  ``{"enabled": bool}``
+POST     rate_limit                  ``{"enabled": bool}`` (the REST bucket and the GraphQL cost limit)
+GET      graphql_limit               the GraphQL cost bucket: enabled, maximum, restore_rate, available
+POST     graphql_limit               set some of those (and ``throttle_status``: 200 or 429)
+POST     graphql_limit/pass          ``{"seconds": s}``: refill the bucket as if s seconds had passed
 GET      inventory?inventory_item_id=&location_id=   ``{"available": int|null}``
 =======  ==========================  ===============================================
 """
@@ -63,6 +68,30 @@ def _edit_product(state: ShopState, req: Request, args: tuple[str, ...]) -> Any:
     return {"product": state.edit_product(int(args[0]), variants=variants, **fields)}
 
 
+def _resize(state: ShopState, req: Request, args: tuple[str, ...]) -> Any:
+    count = _fields(req).get("count")
+    try:
+        product = state.set_variant_count(int(args[0]), count)
+    except ValueError as exc:
+        raise ApiError(400, {"count": str(exc)}) from None
+    return {"product_id": product["id"], "variants": len(product["variants"])}
+
+
+def _graphql_limit(state: ShopState, req: Request, args: tuple[str, ...]) -> Any:
+    try:
+        return state.cost_bucket.set(**_fields(req))
+    except ValueError as exc:
+        raise ApiError(400, {"graphql_limit": str(exc)}) from None
+
+
+def _pass_time(state: ShopState, req: Request, args: tuple[str, ...]) -> Any:
+    seconds = _fields(req).get("seconds")
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+        raise ApiError(400, {"seconds": "expected a number of seconds >= 0"})
+    state.cost_bucket.pass_time(float(seconds))
+    return state.cost_bucket.snapshot()
+
+
 def _add_product(state: ShopState, req: Request, args: tuple[str, ...]) -> Any:
     return {"product": state.add_product(**_fields(req))}
 
@@ -102,6 +131,7 @@ def _rate_limit(state: ShopState, req: Request, args: tuple[str, ...]) -> Any:
     if not isinstance(enabled, bool):
         raise ApiError(400, {"enabled": "expected true or false"})
     state.bucket.set_enabled(enabled)
+    state.cost_bucket.set_enabled(enabled)
     return {"enabled": enabled}
 
 
@@ -120,6 +150,8 @@ ROUTES: tuple[tuple[str, re.Pattern[str], Handler], ...] = tuple(
         ("POST", r"orders", _add_order),
         ("POST", r"products/touch", _touch),
         ("POST", r"products/(\d+)", _edit_product),
+        ("GET", r"products/(\d+)", lambda s, r, a: {"product": s.product(int(a[0]))}),
+        ("POST", r"products/(\d+)/variants", _resize),
         ("POST", r"products", _add_product),
         ("GET", r"writes", lambda s, r, a: {"writes": s.writes()}),
         ("DELETE", r"writes", _reset_writes),
@@ -129,6 +161,9 @@ ROUTES: tuple[tuple[str, re.Pattern[str], Handler], ...] = tuple(
         ("POST", r"faults", _set_faults),
         ("DELETE", r"faults", _clear_faults),
         ("POST", r"rate_limit", _rate_limit),
+        ("GET", r"graphql_limit", lambda s, r, a: s.cost_bucket.snapshot()),
+        ("POST", r"graphql_limit", _graphql_limit),
+        ("POST", r"graphql_limit/pass", _pass_time),
         ("GET", r"inventory", _inventory),
     ))
 

@@ -28,6 +28,14 @@ ITEM_BASE = 47_000_000_000_000
 OPTION_BASE = 10_400_000_000_000
 IMAGE_BASE = 33_000_000_000_000
 SLOTS = 4  # ids per product reserved for its variants / images
+# A product given more variants (``Catalog.resize``) numbers those past its first SLOTS in ranges of their own,
+# so the generated catalog keeps its ids. Shopify allows 2,048 variants a product; its REST API shows 100.
+WIDE_SLOTS = 4096
+WIDE_VARIANT_BASE = 46_000_000_000_000
+WIDE_ITEM_BASE = 48_000_000_000_000
+MAX_VARIANTS = 2048
+REST_VARIANTS = 100
+POUND_GRAMS = 453.59237
 
 ADJ = ("Classic", "Modern", "Vintage", "Organic", "Premium", "Eco", "Urban", "Rustic",
        "Sleek", "Cozy", "Bold", "Lite", "Pro", "Ultra", "Mini", "Grand")
@@ -104,16 +112,23 @@ def product_id(index: int) -> int:
 
 def variant_id(index: int, k: int) -> int:
     """Return the id of variant ``k`` of the product at ``index``."""
-    return VARIANT_BASE + SLOTS * index + k
+    return VARIANT_BASE + SLOTS * index + k if k < SLOTS else WIDE_VARIANT_BASE + WIDE_SLOTS * index + k
 
 
 def item_id(index: int, k: int) -> int:
     """Return the inventory item id of variant ``k`` of the product at ``index``."""
-    return ITEM_BASE + SLOTS * index + k
+    return ITEM_BASE + SLOTS * index + k if k < SLOTS else WIDE_ITEM_BASE + WIDE_SLOTS * index + k
+
+
+_WIDE = {VARIANT_BASE: WIDE_VARIANT_BASE, ITEM_BASE: WIDE_ITEM_BASE}
 
 
 def split_slot(ident: int, base: int) -> tuple[int, int]:
-    """Invert :func:`variant_id` / :func:`item_id`: return ``(product index, k)``."""
+    """Invert :func:`variant_id` / :func:`item_id`: return ``(product index, k)`` (index -1: no such id)."""
+    wide = _WIDE[base]
+    if ident >= wide:
+        index, k = divmod(ident - wide, WIDE_SLOTS)
+        return (index, k) if k >= SLOTS else (-1, 0)
     off = ident - base
     return off // SLOTS, off % SLOTS
 
@@ -228,4 +243,40 @@ def build_product(seed: int, index: int, created: int, updated: int, nvar: int, 
         "options": [{"id": OPTION_BASE + index, "product_id": pid,
                      "name": "Title" if nvar == 1 else "Size", "position": 1, "values": list(sizes)}],
         "images": images, "image": images[0] if images else None,
+    }
+
+
+def build_variant(seed: int, index: int, k: int, product: dict[str, Any], stamp: str) -> dict[str, Any]:
+    """Build variant ``k`` (0-based position) added to the product at ``index`` by ``Catalog.resize``.
+
+    Drawn from ``(seed, index, k)`` alone, so a product resized to the same count always holds the same
+    variants. Its weight is in the unit of the product's first variant; ``grams`` is derived from the
+    weight as Shopify derives it (the generated catalog's pound weights are rounded from their grams).
+
+    Args:
+        seed: data seed.
+        index: product position (0-based).
+        k: the new variant's position (0-based).
+        product: the product it joins (its ``id``, number and weight unit are read).
+        stamp: its ``created_at`` / ``updated_at``.
+    """
+    rand = random.Random(f"variant:{seed}:{index}:{k}").random
+    vid, num = variant_id(index, k), index + 1
+    unit = product["variants"][0]["weight_unit"] if product["variants"] else "kg"
+    price = 500 + int(rand() * 19_500)
+    grams = 50 + int(rand() * 4_950)
+    weight = grams / 1000.0 if unit == "kg" else float(grams) if unit == "g" else round(grams / 453.592, 2)
+    if unit == "lb":
+        grams = round(weight * POUND_GRAMS)
+    qty = 0 if rand() < 0.08 else 1 + int(rand() * 499)
+    title = f"Style {k + 1}"
+    return {
+        "id": vid, "product_id": product["id"], "title": title, "price": money(price),
+        "sku": f"SKU-{num:06d}-V{k + 1:04d}", "position": k + 1, "inventory_policy": "deny",
+        "compare_at_price": money(price * 6 // 5) if rand() < 0.2 else None,
+        "fulfillment_service": "manual", "inventory_management": "shopify",
+        "option1": title, "option2": None, "option3": None, "created_at": stamp, "updated_at": stamp,
+        "taxable": True, "barcode": ean13(rand) if rand() < 0.85 else None, "grams": grams, "image_id": None,
+        "weight": weight, "weight_unit": unit, "inventory_item_id": item_id(index, k), "inventory_quantity": qty,
+        "old_inventory_quantity": qty, "requires_shipping": True, "admin_graphql_api_id": gid("ProductVariant", vid),
     }

@@ -1,4 +1,4 @@
-"""Misbehaviour on demand: Shopify's leaky-bucket rate limit and switchable transport faults."""
+"""Misbehaviour on demand: Shopify's REST and GraphQL rate limits and switchable transport faults."""
 
 from __future__ import annotations
 
@@ -57,6 +57,116 @@ class LeakyBucket:
         with self._lock:
             self.enabled = bool(enabled)
             self._level, self._at = 0.0, time.monotonic()
+
+
+#: The GraphQL cost bucket of a standard plan: points it holds, points it regains a second.
+COST_BUCKET = 2000.0
+COST_RESTORE = 100.0
+
+
+class CostBucket:
+    """Shopify's GraphQL limit: a bucket of cost points, refilled at ``restore_rate`` points a second.
+
+    A query takes its requested cost up front and gets back what it did not use; one asking
+    more than the bucket holds is answered ``THROTTLED``. Off, every query passes and the
+    bucket reads full. Time is the monotonic clock plus what :meth:`pass_time` added, so a
+    test that records waits instead of sleeping can let the bucket refill.
+
+    Args:
+        enabled: whether queries are throttled.
+        maximum: points the bucket holds.
+        restore_rate: points regained per second.
+    """
+
+    def __init__(self, enabled: bool = True, maximum: float = COST_BUCKET, restore_rate: float = COST_RESTORE) -> None:
+        self.enabled = enabled
+        self.maximum = maximum
+        self.restore_rate = restore_rate
+        #: HTTP status of a THROTTLED answer (Shopify's is 200; some clients report 429).
+        self.throttle_status = 200
+        self._skew = 0.0
+        self._available = maximum
+        self._at = self._now()
+        self._lock = threading.Lock()
+
+    def _now(self) -> float:
+        return time.monotonic() + self._skew
+
+    def _level(self) -> float:
+        now = self._now()
+        self._available = min(self.maximum, self._available + (now - self._at) * self.restore_rate)
+        self._at = now
+        return self._available
+
+    def _status(self) -> dict[str, Any]:
+        available = self._available if self.enabled else self.maximum
+        return {"maximumAvailable": float(self.maximum), "currentlyAvailable": int(available),
+                "restoreRate": float(self.restore_rate)}
+
+    def take(self, cost: int) -> tuple[bool, dict[str, Any]]:
+        """Charge a query's requested cost; return ``(allowed, throttleStatus)``."""
+        with self._lock:
+            if self.enabled:
+                if self._level() < cost:
+                    return False, self._status()
+                self._available -= cost
+            return True, self._status()
+
+    def refund(self, points: int) -> dict[str, Any]:
+        """Give back the points a query did not use; return the ``throttleStatus`` after it."""
+        with self._lock:
+            if self.enabled:
+                self._available = min(self.maximum, self._level() + points)
+            return self._status()
+
+    def pass_time(self, seconds: float) -> None:
+        """Let the bucket refill as if ``seconds`` more had passed."""
+        if seconds < 0:
+            raise ValueError(f"seconds must be >= 0, got {seconds}")
+        with self._lock:
+            self._level()
+            self._skew += seconds
+            self._level()
+
+    def set(self, enabled: bool | None = None, maximum: float | None = None, restore_rate: float | None = None,
+            available: float | None = None, throttle_status: int | None = None) -> dict[str, Any]:
+        """Change the named switches (the others stay) and return them; ``available`` empties the bucket to it.
+
+        Raises:
+            ValueError: a value of the wrong type or out of range.
+        """
+        if enabled is not None and not isinstance(enabled, bool):
+            raise ValueError("enabled must be true or false")
+        for name, value in (("maximum", maximum), ("restore_rate", restore_rate), ("available", available)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0):
+                raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+        if throttle_status not in (None, 200, 429):
+            raise ValueError(f"throttle_status must be 200 or 429, got {throttle_status!r}")
+        with self._lock:
+            self._level()
+            if enabled is not None:
+                self.enabled = enabled
+            if maximum is not None:
+                self.maximum = float(maximum)
+            if restore_rate is not None:
+                self.restore_rate = float(restore_rate)
+            if throttle_status is not None:
+                self.throttle_status = throttle_status
+            self._available = min(self.maximum, float(available) if available is not None else self._available)
+        return self.snapshot()
+
+    def set_enabled(self, enabled: bool) -> None:
+        """Switch throttling on or off; the bucket starts full either way."""
+        with self._lock:
+            self.enabled = bool(enabled)
+            self._available, self._at = self.maximum, self._now()
+
+    def snapshot(self) -> dict[str, Any]:
+        """Return the switches and the points available now."""
+        with self._lock:
+            self._level()
+            return {"enabled": self.enabled, "maximum": self.maximum, "restore_rate": self.restore_rate,
+                    "available": self._available, "throttle_status": self.throttle_status}
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""``ShopifySandbox``: start, stop and steer a fake Shopify Admin REST API from Python."""
+"""``ShopifySandbox``: start, stop and steer a fake Shopify Admin API (REST, and GraphQL for variants) from Python."""
 
 from __future__ import annotations
 
@@ -19,6 +19,11 @@ class ShopifySandbox:
     serve the same bytes, apart from their own base URL in image ``src`` and ``Link``
     values); products render lazily on first request, or all at once with :meth:`warm`.
 
+    A product may hold up to 2,048 variants (``variant_counts``, :meth:`set_variant_count`);
+    like Shopify, every REST endpoint shows its first 100, and ``POST graphql.json`` serves
+    the rest through the GraphQL query of a product's ``variants`` connection, with
+    Shopify's cost limit (on with ``rate_limit``; see :meth:`set_graphql_limit`).
+
     Example:
         >>> with ShopifySandbox(products=5, orders=3) as sb:  # doctest: +SKIP
         ...     httpx.get(f"{sb.url}/admin/api/2024-07/products.json",
@@ -29,16 +34,19 @@ class ShopifySandbox:
         orders: number of generated orders.
         seed: data seed.
         token: the ``X-Shopify-Access-Token`` value API calls must send.
-        rate_limit: answer 429 when the 40-request leaky bucket is full.
+        rate_limit: answer 429 when the 40-request leaky bucket is full, and THROTTLED when a GraphQL
+            query asks more points than its cost bucket holds.
         host: interface to bind.
         port: port to bind; 0 picks a free one.
         api_version: the version :attr:`api_url` uses (any ``YYYY-MM`` is accepted).
+        variant_counts: product number (1-based, as in its title and SKUs) -> its number of variants
+            (1..2048) instead of the drawn 1-3. Without it the data are exactly the seed's.
     """
 
     def __init__(self, products: int = 50, orders: int = 30, seed: int = 1, token: str = "shpat_sandbox",
                  rate_limit: bool = True, host: str = "127.0.0.1", port: int = 0,
-                 api_version: str = "2024-07") -> None:
-        self.state = ShopState(products, orders, seed, token, rate_limit, api_version)
+                 api_version: str = "2024-07", variant_counts: dict[int, int] | None = None) -> None:
+        self.state = ShopState(products, orders, seed, token, rate_limit, api_version, variant_counts)
         self.host = host
         self.port = port
         self.api_version = api_version
@@ -134,6 +142,18 @@ class ShopifySandbox:
         """Delete a product's last variant (a size no longer sold) and return it; ValueError if it is the only one."""
         return self.state.delete_last_variant(product_id)
 
+    def set_variant_count(self, product_id: int, count: int) -> dict[str, Any]:
+        """Give a product ``count`` variants (1..2048) now, adding drawn ones or dropping its last; return it.
+
+        Raises:
+            KeyError: unknown product. ValueError: ``count`` out of range.
+        """
+        return self.state.set_variant_count(product_id, count)
+
+    def product(self, product_id: int) -> dict[str, Any]:
+        """Return a product with every variant (the REST API shows at most 100); KeyError when unknown."""
+        return self.state.product(product_id)
+
     def add_product(self, **fields: Any) -> dict[str, Any]:
         """Create a generated product now (ids keep ascending); ``fields`` override top-level values."""
         return self.state.add_product(**fields)
@@ -173,8 +193,28 @@ class ShopifySandbox:
         self.state.faults.clear()
 
     def set_rate_limit(self, enabled: bool) -> None:
-        """Turn the leaky bucket's 429 answers on or off (the call-limit header stays)."""
+        """Turn the leaky bucket's 429 answers and GraphQL's THROTTLED answers on or off (the buckets refill)."""
         self.state.bucket.set_enabled(enabled)
+        self.state.cost_bucket.set_enabled(enabled)
+
+    def set_graphql_limit(self, enabled: bool | None = None, maximum: float | None = None,
+                          restore_rate: float | None = None, available: float | None = None,
+                          throttle_status: int | None = None) -> dict[str, Any]:
+        """Steer the GraphQL cost bucket; unnamed switches stay. Return the switches and the points available.
+
+        Args:
+            enabled: throttle queries asking more than the bucket holds.
+            maximum: points the bucket holds (Shopify's standard plan: 2,000).
+            restore_rate: points it regains a second (standard plan: 100).
+            available: points it holds now.
+            throttle_status: HTTP status of a THROTTLED answer, 200 (Shopify's) or 429.
+        """
+        return self.state.cost_bucket.set(enabled=enabled, maximum=maximum, restore_rate=restore_rate,
+                                          available=available, throttle_status=throttle_status)
+
+    def pass_time(self, seconds: float) -> None:
+        """Refill the GraphQL cost bucket as if ``seconds`` had passed (for a client that records its waits)."""
+        self.state.cost_bucket.pass_time(seconds)
 
     def set_scopes(self, scopes: list[str]) -> None:
         """The access scopes the token has (``GET /admin/oauth/access_scopes.json``)."""

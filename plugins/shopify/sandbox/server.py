@@ -2,8 +2,10 @@
 
 An API request (``/admin/api/{version}/...``) passes, in order: latency, the fault draw
 (timeout / error / truncate), the access token check (401), a pending 429 storm, the
-leaky bucket (429), then its route. Every API answer carries
-``X-Shopify-Shop-Api-Call-Limit``; every non-GET API request lands in the write log.
+leaky bucket (429), then its route. Every REST answer carries
+``X-Shopify-Shop-Api-Call-Limit``; every non-GET REST request lands in the write log.
+GraphQL (``POST graphql.json``) has its own cost limit instead of the leaky bucket (its
+route throttles), carries no call-limit header and writes nothing (it serves a query).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
-from . import api_catalog, api_orders
+from . import api_catalog, api_graphql, api_orders
 from .cdn import serve_image
 from .control import PREFIX as CONTROL_PREFIX
 from .control import handle_control
@@ -68,7 +70,8 @@ class Router:
         return None
 
 
-ROUTER = Router(api_catalog.ROUTES + api_orders.ROUTES)
+ROUTER = Router(api_catalog.ROUTES + api_orders.ROUTES + api_graphql.ROUTES)
+GRAPHQL_PATH = re.compile(r"^/admin/api/(?:\d{4}-\d{2}|unstable)/graphql\.json$")
 
 
 class SandboxServer(ThreadingHTTPServer):
@@ -206,6 +209,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
 
     def _api(self, state: ShopState, method: str, path: str, query: dict[str, str], raw: bytes) -> None:
         faults, headers, fate = state.faults, {}, None
+        graphql = GRAPHQL_PATH.match(path) is not None
         template = "unknown"
         resp: Response | None = None
         if faults.active():
@@ -221,14 +225,15 @@ class SandboxHandler(BaseHTTPRequestHandler):
             resp = ApiError(401, UNAUTHORIZED).response()
         if resp is None and faults.take_storm():
             resp = ApiError(429, THROTTLED, {"Retry-After": "2.0"}).response()
-        if resp is None:
+        if resp is None and not graphql:
             allowed, headers[CALL_LIMIT] = state.bucket.take()
             if not allowed:
                 state.count("throttled_429")
                 resp = ApiError(429, THROTTLED, {"Retry-After": "2.0"}).response()
         if resp is None:
             resp, template = self._route(state, method, path, query, raw)
-        resp.headers.setdefault(CALL_LIMIT, headers.get(CALL_LIMIT) or state.bucket.peek())
+        if not graphql:
+            resp.headers.setdefault(CALL_LIMIT, headers.get(CALL_LIMIT) or state.bucket.peek())
         asked = API_PATH.match(path)
         if asked and asked.group(1):
             resp.headers.setdefault(VERSION, served_version(asked.group(1)))
@@ -239,7 +244,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
             counters[f"route {method} /admin/api/{{version}}/{template}"] += 1
             counters[f"status {resp.status}"] += 1
             counters["bytes_out"] += len(resp.body)
-        if method != "GET":
+        if method != "GET" and not graphql:
             state.record_write(method, path, query, raw, resp.status)
         self._send(resp, truncate=fate == "truncate")
 

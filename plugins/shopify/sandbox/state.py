@@ -8,8 +8,8 @@ from collections import Counter
 from typing import Any
 
 from .catalog import Catalog
-from .data import PRODUCT_T0, SHOP_ID, dumps, iso, loads, now
-from .faults import Faults, LeakyBucket
+from .data import PRODUCT_T0, SHOP_ID, dumps, iso, loads, now, product_id
+from .faults import CostBucket, Faults, LeakyBucket
 from .orderbook import OrderBook
 from .orders import FINANCIAL
 
@@ -56,12 +56,14 @@ class ShopState:
         orders: number of generated orders.
         seed: data seed.
         token: the access token API calls must present.
-        rate_limit: whether the leaky bucket answers 429 when full.
+        rate_limit: whether the leaky bucket answers 429 when full (and GraphQL queries are throttled).
         api_version: the version named in ``info`` as the default.
+        variant_counts: product number (1-based, as in its title and SKUs) -> variants it has instead of
+            its drawn 1-3; applied after the orders are drawn, so those stay as without it.
     """
 
     def __init__(self, products: int, orders: int, seed: int, token: str, rate_limit: bool,
-                 api_version: str) -> None:
+                 api_version: str, variant_counts: dict[int, int] | None = None) -> None:
         self.lock = threading.RLock()
         self.seed = seed
         self.token = token
@@ -71,11 +73,16 @@ class ShopState:
         self.catalog = Catalog(products, seed, self.primary["id"], [loc["id"] for loc in self.locations])
         self.book = OrderBook(orders, seed, self.catalog, self.primary)
         self.bucket = LeakyBucket(rate_limit)
+        self.cost_bucket = CostBucket(rate_limit)
         self.faults = Faults()
         self.scopes = list(ACCESS_SCOPES)
         self.write_log: list[dict[str, Any]] = []
         self.counters: Counter[str] = Counter()
         self.url = self.catalog.base_url
+        for number, count in sorted((variant_counts or {}).items()):
+            if not 1 <= number <= products:
+                raise ValueError(f"variant_counts: there is no product number {number} (products 1..{products})")
+            self.catalog.resize(product_id(number - 1), count, self.catalog.updated[number - 1])
 
     def rebase(self, url: str) -> None:
         """Adopt the server's URL (image ``src`` values point at it)."""
@@ -102,6 +109,7 @@ class ShopState:
                     "api_versions": list(SUPPORTED_VERSIONS), "any_version_accepted": True,
                     "locations": [loc["id"] for loc in self.locations],
                     "primary_location_id": self.primary["id"], "rate_limit": self.bucket.enabled,
+                    "graphql_cost_limit": self.cost_bucket.enabled,
                     "financial_statuses": list(FINANCIAL)}
 
     # -- control operations -------------------------------------------------------------------
@@ -126,6 +134,16 @@ class ShopState:
         """Delete a product's last variant now and return it (see ``Catalog.delete_last_variant``)."""
         with self.lock:
             return self.catalog.delete_last_variant(int(product_id), now())
+
+    def set_variant_count(self, product_id: int, count: int) -> dict[str, Any]:
+        """Give a product ``count`` variants now (see ``Catalog.resize``); KeyError / ValueError."""
+        with self.lock:
+            return self.catalog.resize(int(product_id), count, now())
+
+    def product(self, product_id: int) -> dict[str, Any]:
+        """Return a product with every variant (the REST API shows 100 at most); KeyError when unknown."""
+        with self.lock:
+            return self.catalog.product(self.catalog.find(int(product_id)))
 
     def add_product(self, **fields: Any) -> dict[str, Any]:
         """Create a product now and return it."""
