@@ -1,4 +1,9 @@
-"""HTTP to the Shopify Admin REST API: token auth, leaky-bucket pacing, retries, error text, paging."""
+"""HTTP to the Shopify Admin API: token auth, leaky-bucket and cost pacing, retries, error text, paging.
+
+REST is what the connector speaks; :meth:`ShopifyClient.graphql` sends the few GraphQL queries
+REST cannot replace (a product's variants past its 100th) through the same client, retries
+and error translation.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import orjson
 from engine.errors import TransientError
 from engine.gcpause import paused
 from engine.http import Retrier, classify, json_body, make_client, translate
+from plugins.shopify import graphql as gql
 from plugins.shopify.paging import LinkPaginator
 
 log = logging.getLogger(__name__)
@@ -142,10 +148,12 @@ class ShopifyClient:
         self.http = make_client(shop_url.rstrip("/"), auth=TokenAuth(token), timeout=timeout,
                                 headers={"Accept": "application/json"}, transport=transport)
         self.pacer = Pacer(rate, sleep, monotonic)
+        self.cost_pacer = gql.CostPacer(sleep, monotonic)
         self.retrier = Retrier(max_attempts=max_retries + 1, max_wait=max(300.0, timeout * (max_retries + 1)),
                                sleep=sleep)
-        #: Requests sent (each retry counts), for logs and tests.
+        #: Requests sent (each retry counts), for logs and tests; ``graphql_requests`` of them GraphQL.
         self.requests = 0
+        self.graphql_requests = 0
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -213,6 +221,41 @@ class ShopifyClient:
     def post(self, path: str, body: Any, *, retry: bool = True) -> Any:
         """POST a JSON body to ``path`` and return the parsed answer."""
         return self.call("POST", path, body=body, retry=retry)[0]
+
+    def graphql(self, query: str, variables: Mapping[str, Any], *, cost: float = 0.0) -> dict[str, Any]:
+        """POST one GraphQL query to ``graphql.json`` and return its ``data``.
+
+        GraphQL has its own limit (cost points, not requests), so the REST pacing is skipped:
+        the query waits, when the last answer's ``throttleStatus`` says so, until the bucket
+        holds ``cost`` points. A THROTTLED answer is waited out (the time the bucket needs to
+        refill, counted against the retry wait budget like a 429); 5xx answers and timeouts are
+        retried like any call.
+
+        Args:
+            query: The query document.
+            variables: Its variables.
+            cost: Points the query is expected to ask (``requestedQueryCost``), for pacing.
+
+        Raises:
+            TransientError: Throttled, 5xx, timed out or cut short, after the retries.
+            AuthError: 401/403, or ACCESS_DENIED (the token lacks a scope the query needs).
+            ConnectorError: Shopify refused the query (with its own message) or answered without data.
+        """
+        url = self.prefix + gql.GRAPHQL_PATH
+        content = orjson.dumps({"query": query, "variables": dict(variables)})
+        headers = {"Content-Type": "application/json"}
+
+        def once() -> dict[str, Any]:
+            self.cost_pacer.wait(cost)
+            self.requests += 1
+            self.graphql_requests += 1
+            try:
+                response = self.http.post(url, content=content, headers=headers)
+            except httpx.HTTPError as exc:
+                raise translate(exc) from exc
+            return gql.answer(response, query, self.cost_pacer, shopify_message)
+
+        return self.retrier.call(once, on_retry=_log_retry)
 
     # -- paged lists ------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from engine.errors import ConnectorError, EngineError, FeedDefinitionError
 from plugins.shopify.client import ShopifyClient
 from plugins.shopify.paging import Window
 from plugins.shopify.settings import SCHEMA, ShopifySettings
+from plugins.shopify.variants import complete as complete_variants
 from plugins.shopify.writes import order_fulfillments, write_fulfillments, write_inventory
 
 try:
@@ -52,7 +53,9 @@ NO_PARAMS = {"type": "object", "properties": {}}
 class ShopifyConnector(Connector):
     """Speaks the Shopify Admin REST API (``X-Shopify-Access-Token``, Link paging, leaky bucket).
 
-    Records are Shopify's own JSON objects; the feeds' mappings translate them.
+    Records are Shopify's own JSON objects; the feeds' mappings translate them. Wherever
+    variants are read (products, images, stock), a product whose REST answer carries 100
+    variants, the most REST shows, gets the rest from the GraphQL API (``plugins.shopify.variants``).
     ``sleep`` and ``monotonic`` may be replaced on an instance before ``open``
     (tests record waits instead of sleeping).
     """
@@ -137,6 +140,8 @@ class ShopifyConnector(Connector):
         total = self.client.get(f"{resource}/count.json", filters).get("count")
         params = {**filters, "since_id": window.last_id}
         for records, more in self.client.pages(f"{resource}.json", resource, params, limit=self.config.page_size):
+            if resource == "products":
+                complete_variants(self.client, records)
             window.advance(records)
             yield Page(records, cursor=window.checkpoint() if more else window.final(), total=total)
 
@@ -145,6 +150,7 @@ class ShopifyConnector(Connector):
         params = {**_passthrough(ctx.params), **window.filters(), "since_id": window.last_id,
                   "fields": f"id,{window.field},images,variants"}
         for products, more in self.client.pages("products.json", "products", params, limit=self.config.page_size):
+            complete_variants(self.client, products)
             window.advance(products)
             yield Page(_images(products), cursor=window.checkpoint() if more else window.final())
 
@@ -156,6 +162,7 @@ class ShopifyConnector(Connector):
         last_id = int((cursor or {}).get("last_id") or 0) if isinstance(cursor, Mapping) else 0
         params = {"since_id": last_id, "fields": "id,variants"}
         for products, more in self.client.pages("products.json", "products", params, limit=self.config.page_size):
+            complete_variants(self.client, products)
             variants = {v["inventory_item_id"]: v for p in products for v in p.get("variants") or ()
                         if v.get("inventory_item_id")}
             done = {"last_id": products[-1]["id"]} if more and products else {"last_id": None}
@@ -194,7 +201,10 @@ class ShopifyConnector(Connector):
     def _by_ids(self, resource: str, ids: list[int]) -> Iterator[dict[str, Any]]:
         for start in range(0, len(ids), IDS_CHUNK):
             params = {**WINDOWED[resource], "ids": ids[start:start + IDS_CHUNK]}
-            yield from self.client.each(f"{resource}.json", resource, params, limit=IDS_CHUNK)
+            for records, _ in self.client.pages(f"{resource}.json", resource, params, limit=IDS_CHUNK):
+                if resource == "products":
+                    complete_variants(self.client, records)
+                yield from records
 
     def _fetch_images(self, wanted: set[int]) -> Iterator[dict[str, Any]]:
         # Images are only listed under their product: scan until every key was found.
@@ -202,7 +212,9 @@ class ShopifyConnector(Connector):
             return
         params = {"fields": "id,images,variants"}
         for products, _ in self.client.pages("products.json", "products", params, limit=self.config.page_size):
-            for image in _images(products):
+            hits = [p for p in products if any(im["id"] in wanted for im in p.get("images") or ())]
+            complete_variants(self.client, hits)  # only the products whose images are asked for
+            for image in _images(hits):
                 if image["id"] in wanted:
                     wanted.discard(image["id"])
                     yield image
