@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from engine.connector import Check
     from engine.golive import ModeChangeInfo, ModeReport
     from engine.parked import ParkedInfo
+    from engine.readahead import Early
     from engine.scheduler import Scheduler, TickResult, WorkItem
 
 log = logging.getLogger(__name__)
@@ -181,7 +182,7 @@ class Engine:
 
     def run(self, feed: str, integration: str, *, trigger: str = "manual", force: bool = False,
             progress: Progress | None = None, stop: threading.Event | None = None,
-            read_ahead: bool = False, slot: datetime | None = None) -> ExecutionInfo:
+            read_ahead: bool = False, slot: datetime | None = None, early: Early | None = None) -> ExecutionInfo:
         """Run a feed now and return its execution (``LockedError`` if it is already running).
 
         ``read_ahead``: the caller owns this process and runs nothing else in it
@@ -190,9 +191,26 @@ class Engine:
         ``read_ahead: false`` turns it off). Embedded callers leave it off.
         ``slot``: the schedule slot the run is for (the scheduler's); a feed that
         another scheduler has run or started for it since raises ``SlotTakenError``.
+        ``early``: what :meth:`read_early` returned for this run (with ``read_ahead``);
+        stopped when the run ends if the run did not take its pages.
         """
-        return self.runner.run(integration, feed, trigger=trigger, force=force, progress=progress, stop=stop,
-                               read_ahead=read_ahead, slot=slot)
+        try:
+            return self.runner.run(integration, feed, trigger=trigger, force=force, progress=progress, stop=stop,
+                                   read_ahead=read_ahead, slot=slot, early=early)
+        finally:
+            if early is not None:
+                early.cancel()
+
+    def read_early(self, feed: str, integration: str, *, force: bool = False) -> Early | None:
+        """Start reading a store -> hub feed's pages in a forked process before :meth:`run` (None if it cannot).
+
+        For a caller that owns its process, as for ``read_ahead``, and builds the
+        engine with ``migrate=False``: the store is read while :meth:`upgrade` and
+        :meth:`reap` run. Pass the result to :meth:`run` (which takes the pages only
+        if the feed's cursor and the integration's mode are still those they were
+        read with) or call its ``cancel()``.
+        """
+        return self.runner.read_early(integration, feed, force=force)
 
     def recheck(self, feed: str, integration: str, *, ids: list[int] | None = None,
                 trigger: str = "retry", now: datetime | None = None) -> ExecutionInfo | None:

@@ -105,6 +105,73 @@ def _worth_forking(first: Page, min_pages: int) -> bool:
 def _forked(source: Iterator[Page | None], prepare: Callable[[list[dict[str, Any]]], Any]
             ) -> Generator[tuple[Page, Any], None, None]:
     """The rest of ``source``, read and prepared in a forked child (which owns ``source`` from here on)."""
+    spawned = _spawn(source, prepare)
+    if spawned is None:  # no memory or process slot for a reader: read on in this process
+        yield from _inline(source, prepare)
+        return
+    yield from _receive(*spawned)
+
+
+class Early:
+    """A reader forked before the run it reads for: see :func:`start`.
+
+    ``cursor`` and ``mode`` are what the pages were read with; the run takes
+    :meth:`pages` only if they are still its own once it holds the feed's lock.
+    :meth:`cancel` stops and reaps the reader unless a generator from
+    :meth:`pages` has started (closing that generator does it then).
+    """
+
+    def __init__(self, pid: int, pages_in: Connection, acks_out: Connection, *, cursor: Any, mode: str) -> None:
+        self.pid, self.cursor, self.mode = pid, cursor, mode
+        self.taken = False  # a run took the pages
+        self._spawned: tuple[int, Connection, Connection] | None = (pid, pages_in, acks_out)
+
+    def matches(self, cursor: Any, mode: str) -> bool:
+        """True if the pages were read with this cursor and mode (and nobody has taken them yet)."""
+        return self._spawned is not None and self.cursor == cursor and self.mode == mode
+
+    def pages(self) -> Generator[tuple[Page, Any], None, None]:
+        """The prepared pages, as :func:`pages` yields them (once)."""
+        if self._spawned is None:
+            raise RuntimeError("the early reader's pages were taken or cancelled")
+        return self._take()
+
+    def _take(self) -> Generator[tuple[Page, Any], None, None]:
+        # The reader passes to the generator at its first page: until then cancel() reaps it.
+        spawned, self._spawned = self._spawned, None
+        if spawned is None:
+            raise RuntimeError("the early reader was cancelled")
+        self.taken = True
+        yield from _receive(*spawned)
+
+    def cancel(self) -> None:
+        """Stop and reap the reader, unless its pages were taken (then their generator owns it)."""
+        if self._spawned is None:
+            return
+        (pid, pages_in, acks_out), self._spawned = self._spawned, None
+        with contextlib.suppress(OSError):
+            acks_out.send_bytes(_STOP)
+        pages_in.close()
+        acks_out.close()
+        _reap(pid, kill=True)
+
+
+def start(source: Iterator[Page | None], prepare: Callable[[list[dict[str, Any]]], Any], *, cursor: Any,
+          mode: str) -> Early | None:
+    """Fork a reader of ``source`` now, before the run that takes its pages has started (None if it cannot).
+
+    ``source`` must not have started: a generator that opens the connector and
+    reads from ``cursor``, which runs in the child only. Unlike :func:`pages`,
+    the first page is read there too: the point is to read while this process
+    is still starting (schema check, lock, execution row).
+    """
+    spawned = _spawn(source, prepare)
+    return None if spawned is None else Early(*spawned, cursor=cursor, mode=mode)
+
+
+def _spawn(source: Iterator[Page | None], prepare: Callable[[list[dict[str, Any]]], Any]
+           ) -> tuple[int, Connection, Connection] | None:
+    """Fork the reader of ``source``: (its pid, the pages' read end, the acks' write end), or None."""
     pages_in, pages_out = _pipe(PIPE_BYTES)  # child -> parent: prepared pages
     acks_in, acks_out = _pipe()  # parent -> child: "taken, read on" (or "stop")
     for stream in (sys.stdout, sys.stderr):  # the child must not inherit (and print again) what is buffered
@@ -115,12 +182,11 @@ def _forked(source: Iterator[Page | None], prepare: Callable[[list[dict[str, Any
         with warnings.catch_warnings():  # Python 3.12+ warns of any other thread: ours is the lease keeper, held still
             warnings.filterwarnings("ignore", r".*multi-threaded.*fork", DeprecationWarning)
             pid = os.fork()
-    except OSError as exc:  # no memory or process slot for a reader: read on in this process
+    except OSError as exc:
         log.warning("read-ahead unavailable (%s); reading in this process", exc)
         for conn in (pages_in, pages_out, acks_in, acks_out):
             conn.close()
-        yield from _inline(source, prepare)
-        return
+        return None
     if pid == 0:  # pragma: no cover - runs in the child, which leaves with os._exit
         pages_in.close()
         acks_out.close()
@@ -128,6 +194,11 @@ def _forked(source: Iterator[Page | None], prepare: Callable[[list[dict[str, Any
     log.info("reading ahead in process %d", pid)
     pages_out.close()
     acks_in.close()
+    return pid, pages_in, acks_out
+
+
+def _receive(pid: int, pages_in: Connection, acks_out: Connection) -> Generator[tuple[Page, Any], None, None]:
+    """The reader's prepared pages, in order; stops and reaps the reader however the caller ends."""
     done = False
     try:
         while True:

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
 from engine import boundary, checkmissing, readahead
 from engine.connector import Page, RunContext
@@ -25,7 +26,7 @@ from engine.leasekeeper import LeaseKeeper
 from engine.pipeline import Pipeline
 from engine.run_context import FeedRun
 from engine.store import journal, locks
-from engine.store.models import Execution, FeedState, Lock, Parked
+from engine.store.models import Execution, FeedState, IntegrationState, Lock, Parked
 from engine.store.records import ExecutionInfo, NotificationInfo, empty_counts
 from engine.store.upsert import upsert
 
@@ -52,11 +53,14 @@ class Runner:
 
     def run(self, integration: str, feed: str, *, trigger: str = "manual", force: bool = False,
             progress: Progress | None = None, stop: threading.Event | None = None,
-            read_ahead: bool = False, slot: datetime | None = None) -> ExecutionInfo:
+            read_ahead: bool = False, slot: datetime | None = None,
+            early: readahead.Early | None = None) -> ExecutionInfo:
         """Run one feed now; returns its execution. Raises :class:`LockedError` if it is running.
 
         ``slot``: the schedule slot this run is for; :class:`SlotTakenError` if the feed was run or
         started for it since (two schedulers that found the same slot due run it once).
+        ``early``: a reader :meth:`read_early` forked for this run; its pages are used if they were
+        read with the cursor and mode the run finds under its lock (else it is stopped).
         """
         eng = self.engine
         integ, fd = eng.integration(integration), eng.feed(integration, feed)
@@ -64,7 +68,44 @@ class Runner:
         if reason:
             return self._skipped(integ, fd, trigger, reason)
         return self._execute(integ, fd, trigger, progress=progress, stop=stop,
-                             read_ahead=read_ahead and self._read_ahead(fd), slot=slot)
+                             read_ahead=read_ahead and self._read_ahead(fd), slot=slot, early=early)
+
+    def read_early(self, integration: str, feed: str, *, force: bool = False) -> readahead.Early | None:
+        """Fork the reader of a store -> hub run before the run starts (None where it does not apply).
+
+        What the run will read with is guessed from the database as it is now: the
+        feed's cursor and the integration's mode (a new database: none, and the
+        initial mode). The run checks both again under its lock and takes the pages
+        only if they still hold. Meanwhile the caller may bring the schema up to date
+        and close dead runs while the store is being read.
+        """
+        eng = self.engine
+        try:
+            integ, fd = eng.integration(integration), eng.feed(integration, feed)
+        except EngineError:
+            return None  # the run itself says what is wrong
+        if not self._read_ahead(fd) or fd.direction == "check" or (not fd.enabled and not force):
+            return None
+        try:
+            with eng.sessions() as s:
+                cursor = journal.load_cursor(s, integ.name, fd.name) if fd.incremental else None
+                state = s.get(IntegrationState, integ.name)
+                once = fd.run_once and (st := s.get(FeedState, (integ.name, fd.name))) is not None and st.once_done_at
+        except DBAPIError:  # no tables yet (a new database), or a schema the run will bring up to date first
+            cursor, state, once = None, None, None
+        if once and not force:
+            return None
+        mode = state.mode if state is not None else integ.mode
+        source = eng.connector_for(integ, fd.source.side)
+        run = self._feed_run(integ, fd, source, eng.connector_for(integ, fd.target.side), mode, None)
+        ctx = RunContext(integration=integ.name, feed=fd.name, mode=mode, params=fd.source.params, log=run.log)
+
+        def read() -> Iterator[Page | None]:  # runs in the reader only
+            with source:
+                yield from boundary.pages(source.read(fd.source.resource, cursor=cursor, ctx=ctx), source.name,
+                                          fd.source.resource)
+
+        return readahead.start(read(), Pipeline(run).prepare, cursor=cursor, mode=mode)
 
     def recheck(self, integration: str, feed: str, *, ids: list[int] | None = None,
                 trigger: str = "retry", now: datetime | None = None) -> ExecutionInfo | None:
@@ -130,7 +171,8 @@ class Runner:
 
     def _execute(self, integ: IntegrationDef, fd: FeedDef, trigger: str, *, progress: Progress | None = None,
                  stop: threading.Event | None = None, recheck_keys: list[str] | None = None,
-                 read_ahead: bool = False, slot: datetime | None = None) -> ExecutionInfo:
+                 read_ahead: bool = False, slot: datetime | None = None,
+                 early: readahead.Early | None = None) -> ExecutionInfo:
         eng = self.engine
         holder, lease = locks.new_holder(), eng.config.lock_lease
         now = eng.clock()
@@ -156,9 +198,7 @@ class Runner:
             source = eng.connector_for(integ, fd.source.side)
             target = eng.connector_for(integ, fd.target.side)
             with source, target:
-                run = FeedRun(integration=integ, feed=fd, source=source, target=target, sessions=eng.sessions,
-                              compiler=eng.compiler, clock=eng.clock, tz=eng.tz, mode=self._mode(integ),
-                              masker=eng.masker, maps=eng.maps(integ, fd), execution_id=execution_id)
+                run = self._feed_run(integ, fd, source, target, self._mode(integ), execution_id)
                 pipe = Pipeline(run)
                 pipe.renew = lambda s: locks.renew(s, integ.name, fd.name, holder=holder, lease=lease, now=eng.clock())
                 ctx = RunContext(integration=integ.name, feed=fd.name, mode=run.mode, params=fd.source.params,
@@ -177,7 +217,15 @@ class Runner:
                         return boundary.pages(source.read(fd.source.resource, cursor=cursor, ctx=ctx), source.name,
                                               fd.source.resource)
 
-                    reader = readahead.pages(read, pipe.prepare) if read_ahead else None
+                    if read_ahead and early is not None and early.matches(cursor, run.mode):
+                        log.info("taking the pages read since before the run started")
+                        reader = early.pages()  # read with the cursor and mode the lock found
+                    else:
+                        if early is not None:
+                            log.info("the pages read before the run started were read with another cursor or "
+                                     "mode than the run found: reading them again")
+                            early.cancel()
+                        reader = readahead.pages(read, pipe.prepare) if read_ahead else None
                     pages = itertools.chain(reader if reader is not None else read(),
                                             self._failed_page(run, pipe, ctx))
                 for entry in pages:
@@ -221,6 +269,8 @@ class Runner:
         finally:
             if reader is not None:
                 reader.close()  # stops and reaps the read-ahead process at once, whatever ended the run
+            if early is not None:
+                early.cancel()  # an early reader whose pages were not taken
             keeper.stop()
         if status == "success" and counts["errors"]:
             status = "partial"
@@ -228,6 +278,13 @@ class Runner:
             message = _summary(counts)
         return self._finish(integ, fd, execution_id, holder, status, counts, cursor_after, message, notes,
                             recheck=recheck_keys is not None)
+
+    def _feed_run(self, integ: IntegrationDef, fd: FeedDef, source: Any, target: Any, mode: str,
+                  execution_id: int | None) -> FeedRun:
+        eng = self.engine
+        return FeedRun(integration=integ, feed=fd, source=source, target=target, sessions=eng.sessions,
+                       compiler=eng.compiler, clock=eng.clock, tz=eng.tz, mode=mode, masker=eng.masker,
+                       maps=eng.maps(integ, fd), execution_id=execution_id)
 
     @staticmethod
     def _check_partners(session: Any, integ: IntegrationDef, fd: FeedDef, now: datetime) -> None:

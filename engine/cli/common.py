@@ -109,11 +109,12 @@ def setup_logging(verbose: bool) -> None:
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 
 
-def get_engine(ctx: click.Context) -> Engine:
+def get_engine(ctx: click.Context, *, migrate: bool = True) -> Engine:
     """Build (once per invocation) the engine from ``--config``; config errors exit 1.
 
     A host (or a test) may hand the command line a ready ``obj["engine"]``, or the
     plugins to register instead of the entry points in ``obj["plugins"]``.
+    ``migrate=False``: the caller brings the schema up to date (``Engine.upgrade``).
     """
     from engine import gcpause
 
@@ -124,7 +125,7 @@ def get_engine(ctx: click.Context) -> Engine:
                 from engine.app import Engine
 
                 obj["engine"] = Engine.from_config(obj.get("config_path", "engine.yaml"),
-                                                   plugins=obj.get("plugins"))
+                                                   plugins=obj.get("plugins"), migrate=migrate)
                 # One command, one engine: what exists now lives until exit, so the collector can skip it.
                 gc.freeze()
         except EngineError as exc:

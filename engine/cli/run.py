@@ -45,13 +45,18 @@ def run_cmd(ctx: click.Context, feed: str | None, integration: str | None, due: 
         raise click.UsageError("give FEED and --integration NAME (or --due)")
     if pool:
         raise click.UsageError("--pool goes with --due")
-    engine = get_engine(ctx)
-    engine.reap()
-    progress = None if as_json else ProgressLine(f"feed {feed} of {integration}")
+    engine = get_engine(ctx, migrate=False)
+    # The store is read from here on, in a forked process, while this one checks the schema and
+    # closes dead runs: the run takes those pages if its cursor and mode are still the same.
+    early = engine.read_early(feed, integration, force=force)
+    progress = None
     try:
+        engine.upgrade()
+        engine.reap()
+        progress = None if as_json else ProgressLine(f"feed {feed} of {integration}")
         with _stop_on_signal() as stop:
             info = engine.run(feed, integration, trigger="manual", force=force, progress=progress, stop=stop,
-                              read_ahead=True)
+                              read_ahead=True, early=early)
     except LockedError as exc:
         if as_json:  # a script reading stdout gets an answer it can parse, beside the exit code
             echo_json({"integration": integration, "feed": feed, "status": "locked", "message": str(exc),
@@ -59,6 +64,8 @@ def run_cmd(ctx: click.Context, feed: str | None, integration: str | None, due: 
         fail(exc, EXIT_LOCKED)
         return
     finally:
+        if early is not None:
+            early.cancel()
         if progress is not None:
             progress.close()
     if as_json:

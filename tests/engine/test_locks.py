@@ -41,8 +41,10 @@ def setup(tmp_path: Path, db_url: str, *, lease: int = 60) -> tuple[Path, Path]:
     gate = tmp_path / "gate"
     os.mkfifo(gate)
     settings = {"items": 12, "page_size": 5, "gate": str(gate), "gate_after": 1}
+    # The gate says page 1 is committed only where the store is read in the run's own process: a
+    # read-ahead process (forked before the run starts, for `run FEED`) reaches it before any commit.
     config = opsstore.write_config(tmp_path, db_url, {"shop": {"settings": settings, "feeds": ONLY_ITEMS}},
-                                   scheduler={"lock_lease_seconds": lease})
+                                   scheduler={"lock_lease_seconds": lease}, read_ahead=False)
     return config, gate
 
 

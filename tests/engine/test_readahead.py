@@ -12,12 +12,10 @@ import json
 import os
 import select
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy
 from sqlalchemy import select as sql_select
 
 from engine import readahead
@@ -44,25 +42,6 @@ def hub_rows(db_url: str, tmp_path: Path) -> list[tuple[Any, ...]]:
         products = s.execute(sql_select(Product.sku, Product.name, Product.price).order_by(Product.sku)).all()
         links = s.execute(sql_select(ProductLink.sku, ProductLink.external_id).order_by(ProductLink.sku)).all()
     return [tuple(r) for r in products] + [tuple(r) for r in links]
-
-
-@pytest.fixture
-def second_db(db_url: str, tmp_path: Path) -> Iterator[str]:
-    """A database beside the test's own: a file next to it, or a second PostgreSQL schema."""
-    if db_url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / 'second.db'}"
-        return
-    base, schema = db_url.rsplit("search_path%3D", 1)
-    schema += "_2"
-    admin = sqlalchemy.create_engine(db_url)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    try:
-        yield f"{base}search_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
 
 
 def test_a_read_ahead_run_writes_what_an_in_process_run_writes(tmp_path: Path, db_url: str, second_db: str) -> None:
