@@ -117,7 +117,10 @@ def write_products(session: Session, records: Sequence[dict[str, Any]], ctx: Run
     skus = [p[1] for p in parsed]
     products.load(skus)
     if any(p[3] is not None for p in parsed):
-        links.load(skus)
+        # A link is only ever written with its product, and products are never deleted: only SKUs
+        # already stored can have one (a first import looks up none).
+        stored = products.rows
+        links.load([sku for sku in skus if sku in stored])
     relinked: list[str] = []
     create_only = ctx.write_mode == "create"
     apply_product, apply_link = products.apply, links.apply
