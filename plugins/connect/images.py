@@ -17,7 +17,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
 from sqlalchemy import select
 
 from engine.connector import WriteOutcome
@@ -27,7 +26,8 @@ from plugins.connect import coerce
 from plugins.connect.bulk import CHUNK, failed, key_in
 from plugins.connect.models import Image
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # httpx loads with the first download: a run that writes no image never needs it
+    import httpx
     from sqlalchemy.orm import Session
 
     from engine.connector import Action, RunContext
@@ -38,6 +38,8 @@ _COLUMNS = ("integration", "position", "path", "sha256", "content_type", "bytes"
 
 def make_client(transport: Any = None) -> httpx.Client:
     """The HTTP client image downloads use: explicit timeouts, redirects followed."""
+    import httpx
+
     return httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0), follow_redirects=True, transport=transport,
                         limits=httpx.Limits(max_connections=10, max_keepalive_connections=5),
                         headers={"User-Agent": "connect-engine image fetcher"})
@@ -50,6 +52,8 @@ def download(client: httpx.Client, url: str, data_dir: Path, integration: str) -
         RecordError: A 4xx, a body that is not an image, or one larger than 50 MiB.
         TransientError: A 429 or 5xx, a timeout or a network failure.
     """
+    import httpx
+
     folder = data_dir / "images" / _safe(integration)
     folder.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()

@@ -5,15 +5,16 @@ from __future__ import annotations
 import importlib.metadata
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from engine.connector import Check, Connector, Page, Resource, RunContext, Services, WriteOutcome
 from engine.errors import ConnectorError, EngineError, FeedDefinitionError
-from plugins.shopify.client import ShopifyClient
 from plugins.shopify.paging import Window
 from plugins.shopify.settings import SCHEMA, ShopifySettings
 from plugins.shopify.variants import complete as complete_variants
-from plugins.shopify.writes import order_fulfillments, write_fulfillments, write_inventory
+
+if TYPE_CHECKING:  # the client (and httpx) load when a run opens it: a process that only writes the hub never does
+    from plugins.shopify.client import ShopifyClient
 
 try:
     __version__ = importlib.metadata.version("connect-engine")
@@ -56,7 +57,7 @@ class ShopifyConnector(Connector):
     Records are Shopify's own JSON objects; the feeds' mappings translate them. Wherever
     variants are read (products, images, stock), a product whose REST answer carries 100
     variants, the most REST shows, gets the rest from the GraphQL API (``plugins.shopify.variants``).
-    ``sleep`` and ``monotonic`` may be replaced on an instance before ``open``
+    ``sleep`` and ``monotonic`` may be replaced on an instance before its first request
     (tests record waits instead of sleeping).
     """
 
@@ -90,8 +91,16 @@ class ShopifyConnector(Connector):
     # -- lifecycle ----------------------------------------------------------------------------
 
     def open(self) -> None:
-        """Open the HTTP client of this run."""
+        """Nothing up front: the HTTP client opens on first use (:attr:`client`).
+
+        A run whose pages are read in a read-ahead process never uses this process's
+        instance, and so never loads httpx here.
+        """
+
+    def _open_client(self) -> None:
         if self._client is None:
+            from plugins.shopify.client import ShopifyClient
+
             cfg = self.config
             self._client = ShopifyClient(
                 cfg.shop_url, cfg.access_token, api_version=cfg.api_version, timeout=cfg.timeout_seconds,
@@ -106,9 +115,9 @@ class ShopifyConnector(Connector):
 
     @property
     def client(self) -> ShopifyClient:
-        """The open client (opened on first use when the caller skipped ``open``)."""
+        """The run's HTTP client, opened on first use."""
         if self._client is None:
-            self.open()
+            self._open_client()
         assert self._client is not None
         return self._client
 
@@ -222,6 +231,8 @@ class ShopifyConnector(Connector):
                 return
 
     def _fetch_fulfillments(self, order_ids: list[int]) -> Iterator[dict[str, Any]]:
+        from plugins.shopify.writes import order_fulfillments
+
         for order_id in order_ids:
             try:
                 found = order_fulfillments(self.client, order_id)
@@ -243,6 +254,8 @@ class ShopifyConnector(Connector):
 
     def write(self, resource: str, records: Sequence[dict[str, Any]], *, ctx: RunContext) -> Sequence[WriteOutcome]:
         """Apply ``records`` to ``inventory_levels`` or ``fulfillments``; one outcome per record."""
+        from plugins.shopify.writes import write_fulfillments, write_inventory
+
         if resource == "inventory_levels":
             return write_inventory(self.client, records, self.location_id())
         if resource == "fulfillments":

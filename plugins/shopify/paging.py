@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
-
 from engine.errors import ConnectorError
+
+if TYPE_CHECKING:
+    import httpx
 
 #: Shopify's largest page.
 MAX_LIMIT = 250

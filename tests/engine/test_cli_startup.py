@@ -122,6 +122,22 @@ def test_a_run_builds_its_engine_without_the_scheduler(tmp_path: Path, db_url: s
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == [0, []]
 
 
+def test_a_command_that_sends_no_request_loads_no_http_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The Shopify and hub plugins load httpx with their first request: listing executions never makes one.
+    monkeypatch.setenv("STARTUP_SHOP_TOKEN", "token")
+    config = tmp_path / "engine.yaml"
+    config.write_text(f"database: sqlite:///{tmp_path / 'engine.db'}\ndata_dir: {tmp_path / 'data'}\n"
+                      f"feeds_dir: {ROOT / 'feeds.d'}\nmappings_dir: {ROOT / 'mappings'}\n"
+                      "integrations:\n  shop:\n    connector: shopify\n    settings:\n"
+                      "      shop_url: https://example.myshopify.com\n"
+                      "      access_token: ${STARTUP_SHOP_TOKEN}\n", encoding="utf-8")
+    proc = _python("import atexit, sys\nfrom engine.cli import main\n"
+                   "atexit.register(lambda: print('httpx' in sys.modules, file=sys.stderr))\nmain()",
+                   "--config", str(config), "executions", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == "False"
+
+
 LEAVING = """
 import atexit, sys, threading
 from engine.cli import leave
