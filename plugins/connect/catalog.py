@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from engine.connector import WriteOutcome
 from engine.errors import RecordError, Severity
@@ -34,6 +34,7 @@ _LINK_FIELDS = ("sku", "external_id", "remote")
 _DECIMAL = coerce.DECIMAL.match  # prices already in canonical form pass as they are
 _plain = plain  # store ids and attributes made of plain JSON data pass as they are
 _MONEY, _NUL, _INF = coerce.MONEY_LENGTH, coerce.NUL, float("inf")
+_ANY_STOCK = select(Stock.__table__.c.sku).limit(1)
 
 
 def product_values(record: dict[str, Any]) -> dict[str, Any]:
@@ -146,7 +147,7 @@ def write_products(session: Session, records: Sequence[dict[str, Any]], ctx: Run
     if written and relinks:
         _unlink_others(session, ctx, {links.rows[sku]["external_id"]: sku for sku in written
                                       if links.rows[sku].get("external_id") is not None})
-    if relinked:
+    if relinked and session.execute(_ANY_STOCK).first() is not None:  # a hub with no stock yet has none to move
         update_by_keys(session, Stock.__table__, "sku", relinked, {"updated_at": now})
     return [o for o in outcomes if o is not None]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from engine.connector import RunContext
 from engine.errors import ConnectorError, RecordError, Severity
@@ -133,6 +133,25 @@ def test_a_new_link_moves_the_skus_stock_so_stock_exports_see_it(write: Any, ses
     write("products", [product("K-1", external_id="k1", remote={"inventory_item_id": 5})])
     with sessions() as s:
         assert s.scalars(select(Stock.updated_at).where(Stock.sku == "K-1")).one() == clock.now
+
+
+def test_links_to_a_hub_without_stock_send_no_stock_update(write: Any, sessions: Any) -> None:
+    sent: list[str] = []
+    db = sessions.kw["bind"]
+
+    def spy(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        sent.append(statement)
+
+    event.listen(db, "before_cursor_execute", spy)
+    try:
+        write("products", [product("M-1", external_id="m1"), product("M-2", external_id="m2")])
+        assert not [q for q in sent if q.startswith("UPDATE hub_stock")]  # no stock row to move
+        write("stock", [{"sku": "M-1", "quantity": 4}])
+        sent.clear()
+        write("products", [product("M-1", external_id="m1", remote={"inventory_item_id": 5})])
+        assert [q for q in sent if q.startswith("UPDATE hub_stock")]  # now there is one
+    finally:
+        event.remove(db, "before_cursor_execute", spy)
 
 
 def skus(pages: list[Any]) -> list[str]:
