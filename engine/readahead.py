@@ -115,20 +115,24 @@ def _forked(source: Iterator[Page | None], prepare: Callable[[list[dict[str, Any
 class Early:
     """A reader forked before the run it reads for: see :func:`start`.
 
-    ``cursor`` and ``mode`` are what the pages were read with; the run takes
-    :meth:`pages` only if they are still its own once it holds the feed's lock.
-    :meth:`cancel` stops and reaps the reader unless a generator from
-    :meth:`pages` has started (closing that generator does it then).
+    ``cursor`` and ``mode`` are what the pages were read with, and ``last`` marks
+    the feed's last run as it was then (when it started and finished); the run
+    takes :meth:`pages` only if all three are still its own once it holds the
+    feed's lock. :meth:`cancel` stops and reaps the reader unless a generator
+    from :meth:`pages` has started (closing that generator does it then).
     """
 
-    def __init__(self, pid: int, pages_in: Connection, acks_out: Connection, *, cursor: Any, mode: str) -> None:
-        self.pid, self.cursor, self.mode = pid, cursor, mode
+    def __init__(self, pid: int, pages_in: Connection, acks_out: Connection, *, cursor: Any, mode: str,
+                 last: Any = None) -> None:
+        self.pid, self.cursor, self.mode, self.last = pid, cursor, mode, last
         self.taken = False  # a run took the pages
         self._spawned: tuple[int, Connection, Connection] | None = (pid, pages_in, acks_out)
 
-    def matches(self, cursor: Any, mode: str) -> bool:
-        """True if the pages were read with this cursor and mode (and nobody has taken them yet)."""
-        return self._spawned is not None and self.cursor == cursor and self.mode == mode
+    def matches(self, cursor: Any, mode: str, last: Any = None) -> bool:
+        """True if the pages were read with this cursor and mode, no run of the feed started or ended since
+        (``last``), and nobody has taken them yet."""
+        return (self._spawned is not None and self.cursor == cursor and self.mode == mode
+                and self.last == last)
 
     def pages(self) -> Generator[tuple[Page, Any], None, None]:
         """The prepared pages, as :func:`pages` yields them (once)."""
@@ -157,7 +161,7 @@ class Early:
 
 
 def start(source: Iterator[Page | None], prepare: Callable[[list[dict[str, Any]]], Any], *, cursor: Any,
-          mode: str) -> Early | None:
+          mode: str, last: Any = None) -> Early | None:
     """Fork a reader of ``source`` now, before the run that takes its pages has started (None if it cannot).
 
     ``source`` must not have started: a generator that opens the connector and
@@ -166,7 +170,7 @@ def start(source: Iterator[Page | None], prepare: Callable[[list[dict[str, Any]]
     is still starting (schema check, lock, execution row).
     """
     spawned = _spawn(source, prepare)
-    return None if spawned is None else Early(*spawned, cursor=cursor, mode=mode)
+    return None if spawned is None else Early(*spawned, cursor=cursor, mode=mode, last=last)
 
 
 def _spawn(source: Iterator[Page | None], prepare: Callable[[list[dict[str, Any]]], Any]

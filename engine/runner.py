@@ -26,6 +26,7 @@ from engine.leasekeeper import LeaseKeeper
 from engine.pipeline import Pipeline
 from engine.run_context import FeedRun
 from engine.store import journal, locks
+from engine.store.db import reading
 from engine.store.models import Execution, FeedState, IntegrationState, Lock, Parked
 from engine.store.records import ExecutionInfo, NotificationInfo, empty_counts
 from engine.store.upsert import upsert
@@ -73,11 +74,10 @@ class Runner:
     def read_early(self, integration: str, feed: str, *, force: bool = False) -> readahead.Early | None:
         """Fork the reader of a store -> hub run before the run starts (None where it does not apply).
 
-        What the run will read with is guessed from the database as it is now: the
-        feed's cursor and the integration's mode (a new database: none, and the
-        initial mode). The run checks both again under its lock and takes the pages
-        only if they still hold. Meanwhile the caller may bring the schema up to date
-        and close dead runs while the store is being read.
+        What the run will read with is guessed from the database as it is now: the feed's
+        cursor and last run, the integration's mode (a new database: none, and the initial
+        mode). The run checks them under its lock and takes the pages only if they still
+        hold. The caller may bring the schema up to date and close dead runs meanwhile.
         """
         eng = self.engine
         try:
@@ -87,17 +87,21 @@ class Runner:
         if not self._read_ahead(fd) or fd.direction == "check" or (not fd.enabled and not force):
             return None
         try:
-            with eng.sessions() as s:
+            with reading(eng.db)() as s:  # a read: on SQLite it does not wait for another process's write lock
                 cursor = journal.load_cursor(s, integ.name, fd.name) if fd.incremental else None
                 state = s.get(IntegrationState, integ.name)
-                once = fd.run_once and (st := s.get(FeedState, (integ.name, fd.name))) is not None and st.once_done_at
+                last = journal.last_run(s, integ.name, fd.name)
         except DBAPIError:  # no tables yet (a new database), or a schema the run will bring up to date first
-            cursor, state, once = None, None, None
-        if once and not force:
-            return None
+            cursor, state, last = None, None, None
+        if fd.run_once and last is not None and last[2] is not None and not force:
+            return None  # it ran once: the run will be refused
         mode = state.mode if state is not None else integ.mode
-        source = eng.connector_for(integ, fd.source.side)
-        run = self._feed_run(integ, fd, source, eng.connector_for(integ, fd.target.side), mode, None)
+        try:
+            source = eng.connector_for(integ, fd.source.side)
+            run = self._feed_run(integ, fd, source, eng.connector_for(integ, fd.target.side), mode, None)
+            prepare = Pipeline(run).prepare
+        except Exception:  # a connector that cannot be built fails the run itself, with its bell
+            return None
         ctx = RunContext(integration=integ.name, feed=fd.name, mode=mode, params=fd.source.params, log=run.log)
 
         def read() -> Iterator[Page | None]:  # runs in the reader only
@@ -105,7 +109,7 @@ class Runner:
                 yield from boundary.pages(source.read(fd.source.resource, cursor=cursor, ctx=ctx), source.name,
                                           fd.source.resource)
 
-        return readahead.start(read(), Pipeline(run).prepare, cursor=cursor, mode=mode)
+        return readahead.start(read(), prepare, cursor=cursor, mode=mode, last=last)
 
     def recheck(self, integration: str, feed: str, *, ids: list[int] | None = None,
                 trigger: str = "retry", now: datetime | None = None) -> ExecutionInfo | None:
@@ -183,6 +187,7 @@ class Runner:
             if slot is not None:
                 self._check_slot(s, integ.name, fd.name, slot)  # raising rolls the lease back
             cursor = journal.load_cursor(s, integ.name, fd.name) if fd.incremental and recheck_keys is None else None
+            last = journal.last_run(s, integ.name, fd.name) if early is not None else None  # before its own marks
             ex = journal.start_execution(s, integration=integ.name, feed=fd.name, trigger=trigger, now=now,
                                          cursor=cursor, holder=holder)
             locks.attach(s, integ.name, fd.name, holder=holder, execution_id=ex.id)
@@ -217,13 +222,13 @@ class Runner:
                         return boundary.pages(source.read(fd.source.resource, cursor=cursor, ctx=ctx), source.name,
                                               fd.source.resource)
 
-                    if read_ahead and early is not None and early.matches(cursor, run.mode):
+                    if read_ahead and early is not None and early.matches(cursor, run.mode, last):
                         log.info("taking the pages read since before the run started")
                         reader = early.pages()  # read with the cursor and mode the lock found
                     else:
                         if early is not None:
-                            log.info("the pages read before the run started were read with another cursor or "
-                                     "mode than the run found: reading them again")
+                            log.info("the pages read before the run started were read with another cursor, "
+                                     "mode or last run than the run found: reading them again")
                             early.cancel()
                         reader = readahead.pages(read, pipe.prepare) if read_ahead else None
                     pages = itertools.chain(reader if reader is not None else read(),

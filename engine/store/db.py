@@ -63,8 +63,14 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_begin_immediate(conn: Any) -> None:
-    # Take the write lock at BEGIN so two processes never deadlock upgrading read locks.
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Take the write lock at BEGIN so two processes never deadlock upgrading read locks. A connection
+    # marked ``read_only`` (reading(): it never writes) begins a plain read, which WAL never makes wait.
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("read_only") else "BEGIN IMMEDIATE")
+
+
+def reading(db: SAEngine) -> sessionmaker[Session]:
+    """Sessions for reads only: on SQLite they do not queue for the write lock another process holds."""
+    return sessionmaker(db.execution_options(read_only=True), expire_on_commit=False)
 
 
 # -- a database "in memory" ----------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, delete, select, update
 
-from engine.store.models import Cursor, Event, Execution, Ledger, Notification, Parked
+from engine.store.models import Cursor, Event, Execution, FeedState, Ledger, Notification, Parked
 from engine.store.records import ExecutionInfo, NotificationInfo, empty_counts
 from engine.store.upsert import upsert
 
@@ -202,6 +202,17 @@ def count_parked(session: Session, integration: str, feed: str) -> int:
 def load_cursor(session: Session, integration: str, feed: str) -> Any:
     """The feed's saved cursor, or None."""
     return session.scalar(select(Cursor.value).where(Cursor.integration == integration, Cursor.feed == feed))
+
+
+def last_run(session: Session, integration: str, feed: str) -> tuple[Any, Any, Any] | None:
+    """When the feed's last run started and finished, and when it ran once (None: it never ran).
+
+    Pages read before a run holds its lock are used only if this is unchanged
+    (engine.readahead.Early): a feed without a cursor cannot tell otherwise that
+    another run wrote fresher records meanwhile.
+    """
+    st = session.get(FeedState, (integration, feed))
+    return None if st is None else (st.last_started_at, st.last_finished_at, st.once_done_at)
 
 
 def save_cursor(session: Session, integration: str, feed: str, value: Any, now: datetime) -> None:

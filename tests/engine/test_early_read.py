@@ -9,16 +9,20 @@ a forked reader writes what an in-process run writes: tests/engine/test_readahea
 from __future__ import annotations
 
 import os
+import select
+import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from engine import readahead
+from engine import hookimpl, readahead
 from engine.app import Engine
-from engine.errors import ConfigError
-from tests.support import memstore
+from engine.errors import ConfigError, ConnectorError
+from tests.support import memstore, procs
 
 PRODUCTS, PAGE = 25, 3  # 9 pages
 
@@ -143,3 +147,93 @@ def test_a_new_database_is_read_early_before_its_schema_exists(second_db: str, t
         assert early.taken and info.status == "success" and info.counts["read"] == PRODUCTS
     finally:
         eng.close()
+
+
+def test_pages_read_before_another_run_of_the_feed_committed_are_read_again(db_url: str, tmp_path: Path) -> None:
+    # A feed without a cursor (a forced run-once stock import) cannot tell by its cursor that another run
+    # wrote the hub after its pages were read: the pages are older than what that run wrote.
+    data = tmp_path / "data"
+    path = memstore.write_config(tmp_path / "engine.yaml", db_url, data,
+                                 {"shop": {"settings": {"products": PRODUCTS, "page_size": PAGE}}})
+    read_r, read_w = os.pipe()
+
+    def first_page_read(_integration: str, resource: str, n: int) -> None:
+        if resource == "stock" and n == 2:  # in the reader: page 1 was read (P1-1 among it)
+            os.write(read_w, b"1")
+
+    memstore.PAGE_HOOKS.append(first_page_read)
+    try:
+        with memstore.build(path) as eng:
+            eng.run("import_products", "shop")
+            early = eng.read_early("import_stock", "shop", force=True)
+            assert early is not None
+            assert select.select([read_r], [], [], procs.WAIT)[0] and os.read(read_r, 1) == b"1"
+            variants = [{"id": 11, "sku": "P1-1", "barcode": "0000011", "grams": 100, "qty": 77},
+                        {"id": 12, "sku": "P1-2", "barcode": "0000012", "grams": 200, "qty": 3}]
+            memstore.edit(data, "shop", "products", 1, variants=variants)  # the store changes after that read
+            other = subprocess.run([sys.executable, "-m", "tests.support.memstore", "--config", str(path), "run",
+                                    "import_stock", "--integration", "shop", "--force"], cwd=procs.ROOT,
+                                   env=procs.env(), capture_output=True, text=True, timeout=procs.WAIT)
+            assert other.returncode == 0, other.stderr
+            assert [s["quantity"] for s in eng.hub_list("stock", sku="P1-1")] == [77]  # the other run wrote it
+
+            info = eng.run("import_stock", "shop", force=True, read_ahead=True, early=early)
+            assert info.status == "success"
+            assert [s["quantity"] for s in eng.hub_list("stock", sku="P1-1")] == [77]  # not the older 2
+            assert not early.taken and gone(early.pid)
+    finally:
+        memstore.PAGE_HOOKS.remove(first_page_read)
+        os.close(read_r)
+        os.close(read_w)
+
+
+class Unbuildable(memstore.MemStore):
+    """A store whose connector cannot be built (a plugin checking its licence, say)."""
+
+    name = "unbuildable"
+
+    def __init__(self, integration: str, settings: Any, services: Any) -> None:
+        super().__init__(integration, settings, services)
+        raise ConnectorError("unbuildable: no licence for this shop")
+
+
+class UnbuildablePlugin:
+    @staticmethod
+    @hookimpl
+    def register_connectors() -> Any:
+        return [Unbuildable]
+
+
+@pytest.mark.parametrize("read_ahead", [True, False])
+def test_a_store_that_cannot_be_built_fails_the_run_as_in_one_process(db_url: str, tmp_path: Path,
+                                                                       read_ahead: bool) -> None:
+    doc = memstore.config(db_url, tmp_path / "data", {"shop": {"settings": {"products": PRODUCTS}}},
+                          read_ahead=read_ahead)
+    doc["integrations"]["shop"]["connector"] = "unbuildable"
+    with memstore.build(doc, extra=[UnbuildablePlugin]) as eng:
+        early = eng.read_early("import_products", "shop")  # the run says what is wrong, with its bell
+        info = eng.run("import_products", "shop", read_ahead=True, early=early)
+        assert early is None
+        assert info.status == "failed" and info.message == "ConnectorError: unbuildable: no licence for this shop"
+        assert [n.message for n in eng.notifications()] == [info.message]
+
+
+def test_the_guess_does_not_wait_for_a_write_lock_another_process_holds(db_url: str, tmp_path: Path) -> None:
+    # The guess only reads: on SQLite it must not queue for the write lock (BEGIN IMMEDIATE) that a long
+    # write elsewhere holds, or the store is not read while the run waits, and a run that then gives up on
+    # the lock does so one busy timeout later than it did without reading early.
+    if not db_url.startswith("sqlite"):
+        pytest.skip("SQLite's database-wide write lock")
+    with build(db_url, tmp_path) as eng:
+        first = eng.run("import_products", "shop")
+        memstore.edit(tmp_path / "data", "shop", "products", 2, title="Renamed")
+        writer = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+        writer.execute("BEGIN IMMEDIATE")  # another process's long write (a migration, say)
+        try:
+            early = eng.read_early("import_products", "shop")
+            assert early is not None and early.cursor == first.cursor_after  # read while the lock is held
+        finally:
+            writer.execute("ROLLBACK")
+            writer.close()
+        info = eng.run("import_products", "shop", read_ahead=True, early=early)
+        assert early.taken and info.status == "success" and info.counts["read"] == 1  # the renamed product
