@@ -210,7 +210,9 @@ class Engine:
         if the feed's cursor and the integration's mode are still those they were
         read with) or call its ``cancel()``.
         """
-        return self.runner.read_early(integration, feed, force=force)
+        from engine.earlyread import read_early
+
+        return read_early(self.runner, integration, feed, force=force)
 
     def recheck(self, feed: str, integration: str, *, ids: list[int] | None = None,
                 trigger: str = "retry", now: datetime | None = None) -> ExecutionInfo | None:

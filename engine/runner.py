@@ -17,7 +17,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError
 
 from engine import boundary, checkmissing, readahead
 from engine.connector import Page, RunContext
@@ -26,8 +25,7 @@ from engine.leasekeeper import LeaseKeeper
 from engine.pipeline import Pipeline
 from engine.run_context import FeedRun
 from engine.store import journal, locks
-from engine.store.db import reading
-from engine.store.models import Execution, FeedState, IntegrationState, Lock, Parked
+from engine.store.models import Execution, FeedState, Lock, Parked
 from engine.store.records import ExecutionInfo, NotificationInfo, empty_counts
 from engine.store.upsert import upsert
 
@@ -60,7 +58,7 @@ class Runner:
 
         ``slot``: the schedule slot this run is for; :class:`SlotTakenError` if the feed was run or
         started for it since (two schedulers that found the same slot due run it once).
-        ``early``: a reader :meth:`read_early` forked for this run; its pages are used if they were
+        ``early``: a reader :func:`engine.earlyread.read_early` forked for this run; its pages are used if they were
         read with the cursor and mode the run finds under its lock (else it is stopped).
         """
         eng = self.engine
@@ -70,46 +68,6 @@ class Runner:
             return self._skipped(integ, fd, trigger, reason)
         return self._execute(integ, fd, trigger, progress=progress, stop=stop,
                              read_ahead=read_ahead and self._read_ahead(fd), slot=slot, early=early)
-
-    def read_early(self, integration: str, feed: str, *, force: bool = False) -> readahead.Early | None:
-        """Fork the reader of a store -> hub run before the run starts (None where it does not apply).
-
-        What the run will read with is guessed from the database as it is now: the feed's
-        cursor and last run, the integration's mode (a new database: none, and the initial
-        mode). The run checks them under its lock and takes the pages only if they still
-        hold. The caller may bring the schema up to date and close dead runs meanwhile.
-        """
-        eng = self.engine
-        try:
-            integ, fd = eng.integration(integration), eng.feed(integration, feed)
-        except EngineError:
-            return None  # the run itself says what is wrong
-        if not self._read_ahead(fd) or fd.direction == "check" or (not fd.enabled and not force):
-            return None
-        try:
-            with reading(eng.db)() as s:  # a read: on SQLite it does not wait for another process's write lock
-                cursor = journal.load_cursor(s, integ.name, fd.name) if fd.incremental else None
-                state = s.get(IntegrationState, integ.name)
-                last = journal.last_run(s, integ.name, fd.name)
-        except DBAPIError:  # no tables yet (a new database), or a schema the run will bring up to date first
-            cursor, state, last = None, None, None
-        if fd.run_once and last is not None and last[2] is not None and not force:
-            return None  # it ran once: the run will be refused
-        mode = state.mode if state is not None else integ.mode
-        try:
-            source = eng.connector_for(integ, fd.source.side)
-            run = self._feed_run(integ, fd, source, eng.connector_for(integ, fd.target.side), mode, None)
-            prepare = Pipeline(run).prepare
-        except Exception:  # a connector that cannot be built fails the run itself, with its bell
-            return None
-        ctx = RunContext(integration=integ.name, feed=fd.name, mode=mode, params=fd.source.params, log=run.log)
-
-        def read() -> Iterator[Page | None]:  # runs in the reader only
-            with source:
-                yield from boundary.pages(source.read(fd.source.resource, cursor=cursor, ctx=ctx), source.name,
-                                          fd.source.resource)
-
-        return readahead.start(read(), prepare, cursor=cursor, mode=mode, last=last)
 
     def recheck(self, integration: str, feed: str, *, ids: list[int] | None = None,
                 trigger: str = "retry", now: datetime | None = None) -> ExecutionInfo | None:
