@@ -154,6 +154,7 @@ class Runner:
                 self._state(s, integ.name, fd.name, last_started_at=now)
         counts, notes = empty_counts(), []
         cursor_after, status, message = cursor, "success", None
+        aborted = False
         reader: Generator[tuple[Page, Any], None, None] | None = None
         keeper = LeaseKeeper(eng.sessions, integ.name, fd.name, holder=holder, lease=lease, clock=eng.clock)
         try:
@@ -229,6 +230,9 @@ class Runner:
             message = eng.masker.mask(f"unexpected {type(exc).__name__}: {exc}")
             log.exception("feed %s of %s crashed", fd.name, integ.name)
             notes.append(self._ring_failure(integ, fd, execution_id, exc, message))
+        except KeyboardInterrupt:  # a second Ctrl-C: stop at once, but leave the run recorded and the feed free
+            status, message = "interrupted", "aborted (Ctrl-C again): the page in hand was not committed"
+            aborted = True
         finally:
             if reader is not None:
                 reader.close()  # stops and reaps the read-ahead process at once, whatever ended the run
@@ -239,8 +243,11 @@ class Runner:
             status = "partial"
         if status in ("success", "partial") and message is None:
             message = _summary(counts)
-        return self._finish(integ, fd, execution_id, holder, status, counts, cursor_after, message, notes,
+        info = self._finish(integ, fd, execution_id, holder, status, counts, cursor_after, message, notes,
                             recheck=recheck_keys is not None)
+        if aborted:
+            raise KeyboardInterrupt
+        return info
 
     def _feed_run(self, integ: IntegrationDef, fd: FeedDef, source: Any, target: Any, mode: str,
                   execution_id: int | None) -> FeedRun:

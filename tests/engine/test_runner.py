@@ -237,3 +237,23 @@ def test_the_next_page_is_asked_for_only_after_the_previous_one_is_committed(eng
     paid = [i for i in range(2, 25, 2) if i != 22]
     assert seen == [(n, {"seq": 0, "after": 5 * (n - 1)} if n > 1 else None,
                      sum(1 for i in paid if i <= 5 * (n - 1)), 5 * (n - 1)) for n in range(1, 6)]
+
+
+def test_a_run_aborted_by_a_second_ctrl_c_is_recorded_and_frees_the_feed(engine: Engine) -> None:
+    # The first Ctrl-C asks the run to stop after the page in hand; the second raises KeyboardInterrupt
+    # wherever the run is. The run is still recorded, its feed free, and the next run resumes.
+    def ctrl_c(_integration: str, _resource: str, n: int) -> None:
+        if n == 3:  # pages 1 and 2 are committed
+            raise KeyboardInterrupt
+
+    memstore.PAGE_HOOKS.append(ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        engine.run("import_orders", "shop")
+    memstore.PAGE_HOOKS.remove(ctrl_c)
+
+    (aborted,) = engine.executions(feed="import_orders")
+    assert aborted.status == "interrupted" and "the page in hand was not committed" in (aborted.message or "")
+    assert aborted.counts["read"] == 10 and aborted.cursor_after == {"seq": 0, "after": 10}
+    again = engine.run("import_orders", "shop")  # not locked: the aborted run gave the feed back
+    assert again.status in ("success", "partial") and again.cursor_before == {"seq": 0, "after": 10}
+    assert again.counts["read"] == 14
