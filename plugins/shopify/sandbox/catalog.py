@@ -12,10 +12,7 @@ from .data import (
     MAX_VARIANTS,
     PLACEHOLDER_URL,
     REST_VARIANTS,
-    SLOTS,
     VARIANT_BASE,
-    WIDE_ITEM_BASE,
-    WIDE_SLOTS,
     build_product,
     build_variant,
     cents,
@@ -347,9 +344,7 @@ class Catalog:
         for iid in items:
             got = levels.get(iid)
             if got is None:
-                i = (iid - ITEM_BASE) // SLOTS if iid < WIDE_ITEM_BASE else (iid - WIDE_ITEM_BASE) // WIDE_SLOTS
-                ts = updated[i]
-                pairs = [(primary, ts)]
+                pairs = [(primary, updated[split_slot(iid, ITEM_BASE)[0]])]
             else:
                 pairs = sorted((loc, v[1]) for loc, v in got.items())
             out.extend((iid, loc) for loc, ts in pairs

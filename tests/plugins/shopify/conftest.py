@@ -118,6 +118,13 @@ def sb() -> Iterator[ShopifySandbox]:
 
 
 @pytest.fixture
+def api(sb: ShopifySandbox) -> Iterator[httpx.Client]:
+    """An HTTP client of the sandbox's Admin API (the module's ``sb``), with its token."""
+    with httpx.Client(base_url=sb.api_url, headers={"X-Shopify-Access-Token": sb.token}, timeout=10) as client:
+        yield client
+
+
+@pytest.fixture
 def shop(sb: ShopifySandbox) -> ShopApi:
     """The sandbox shop's API."""
     return ShopApi(sb)

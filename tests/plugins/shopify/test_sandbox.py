@@ -26,12 +26,6 @@ def sb() -> Iterator[ShopifySandbox]:
 
 
 @pytest.fixture
-def api(sb: ShopifySandbox) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=sb.api_url, headers={"X-Shopify-Access-Token": TOKEN}, timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
 def control(sb: ShopifySandbox) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=f"{sb.url}/__sandbox", timeout=10) as client:
         yield client

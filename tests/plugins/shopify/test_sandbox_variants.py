@@ -35,12 +35,6 @@ def sb() -> Iterator[ShopifySandbox]:
         yield sandbox
 
 
-@pytest.fixture
-def api(sb: ShopifySandbox) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=sb.api_url, headers={"X-Shopify-Access-Token": TOKEN}, timeout=10) as client:
-        yield client
-
-
 def big_product(sb: ShopifySandbox, count: int = 230, number: int = 2) -> dict[str, Any]:
     """Product ``number`` (1-based) given ``count`` variants through the control interface."""
     pid = httpx.get(f"{sb.api_url}/products.json", headers={"X-Shopify-Access-Token": TOKEN},
