@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -135,7 +137,9 @@ def test_a_new_link_moves_the_skus_stock_so_stock_exports_see_it(write: Any, ses
         assert s.scalars(select(Stock.updated_at).where(Stock.sku == "K-1")).one() == clock.now
 
 
-def test_links_to_a_hub_without_stock_send_no_stock_update(write: Any, sessions: Any) -> None:
+@contextmanager
+def statements(sessions: Any) -> Iterator[list[str]]:
+    """Every SQL statement sent to the database meanwhile, in order."""
     sent: list[str] = []
     db = sessions.kw["bind"]
 
@@ -144,14 +148,30 @@ def test_links_to_a_hub_without_stock_send_no_stock_update(write: Any, sessions:
 
     event.listen(db, "before_cursor_execute", spy)
     try:
+        yield sent
+    finally:
+        event.remove(db, "before_cursor_execute", spy)
+
+
+def test_links_to_a_hub_without_stock_send_no_stock_update(write: Any, sessions: Any) -> None:
+    with statements(sessions) as sent:
         write("products", [product("M-1", external_id="m1"), product("M-2", external_id="m2")])
         assert not [q for q in sent if q.startswith("UPDATE hub_stock")]  # no stock row to move
         write("stock", [{"sku": "M-1", "quantity": 4}])
         sent.clear()
         write("products", [product("M-1", external_id="m1", remote={"inventory_item_id": 5})])
         assert [q for q in sent if q.startswith("UPDATE hub_stock")]  # now there is one
-    finally:
-        event.remove(db, "before_cursor_execute", spy)
+
+
+def test_links_are_looked_up_only_for_skus_already_stored(write: Any, sessions: Any) -> None:
+    links = "WHERE hub_product_links.sku"  # the per-page lookup of links by SKU
+    with statements(sessions) as sent:
+        write("products", [product("Q-1", external_id="q1"), product("Q-2", external_id="q2")])
+        assert not [q for q in sent if links in q]  # new SKUs: no link can exist yet
+        sent.clear()
+        write("products", [product("Q-1", external_id="q1"), product("Q-3", external_id="q3")])
+        assert [q for q in sent if links in q]  # Q-1 is stored: its link is looked up
+    assert [o.action for o in write("products", [product("Q-2", external_id="q9")])] == ["error"]  # and claimed
 
 
 def skus(pages: list[Any]) -> list[str]:
