@@ -34,6 +34,7 @@ _LINK_FIELDS = ("sku", "external_id", "remote")
 _DECIMAL = coerce.DECIMAL.match  # prices already in canonical form pass as they are
 _plain = plain  # store ids and attributes made of plain JSON data pass as they are
 _MONEY, _NUL, _INF = coerce.MONEY_LENGTH, coerce.NUL, float("inf")
+_EXACT = 2**53  # whole numbers up to this are exact as floats; their text is short
 _ANY_STOCK = select(Stock.__table__.c.sku).limit(1)
 
 
@@ -50,8 +51,12 @@ def product_values(record: dict[str, Any]) -> dict[str, Any]:
                              else coerce.text(v, "barcode", 100))
     if "weight_grams" in record:
         v = record["weight_grams"]
-        values["weight_grams"] = v if (type(v) is float and -_INF < v < _INF) or v is None else coerce.number(
-            v, "weight_grams")
+        if (type(v) is float and -_INF < v < _INF) or v is None:
+            values["weight_grams"] = v
+        elif type(v) is int and -_EXACT <= v <= _EXACT:  # Shopify's grams: a whole number, exact as a float
+            values["weight_grams"] = float(v)
+        else:
+            values["weight_grams"] = coerce.number(v, "weight_grams")
     if "price" in record:
         v = record["price"]
         values["price"] = v if type(v) is str and len(v) <= _MONEY and _DECIMAL(v) else coerce.decimal_text(v, "price")
@@ -73,8 +78,12 @@ def link_values(record: dict[str, Any]) -> dict[str, Any] | None:
     values: dict[str, Any] = {}
     if has_id:
         v = record["external_id"]
-        values["external_id"] = (v if type(v) is str and len(v) <= 255 and _NUL not in v
-                                 else coerce.text(v, "external_id", 255))
+        if type(v) is str and len(v) <= 255 and _NUL not in v:
+            values["external_id"] = v
+        elif type(v) is int and -_EXACT <= v <= _EXACT:  # a store's numeric id (Shopify's variant id)
+            values["external_id"] = str(v)
+        else:
+            values["external_id"] = coerce.text(v, "external_id", 255)
     if has_remote:
         v = record["remote"]
         values["data"] = v if type(v) is dict and _plain(v) else coerce.obj(v, "remote")

@@ -45,6 +45,28 @@ def test_values_are_stored_as_given(write: Any, sessions: Any) -> None:
         "Product B-1", "871000B-1", 1.5, "7.00", "active", {"color": "red"})
 
 
+
+@pytest.mark.parametrize(("grams", "ext", "weight", "text"), [
+    (250, 44120000001, 250.0, "44120000001"),  # Shopify: grams and variant ids are whole numbers
+    (2**53 + 1, 2**53 + 1, float(2**53 + 1), str(2**53 + 1)),  # past exact floats: the general coercion
+    (-3, -7, -3.0, "-7"),
+])
+def test_whole_numbers_are_stored_as_a_weight_and_an_id(write: Any, sessions: Any, grams: int, ext: int,
+                                                        weight: float, text: str) -> None:
+    out = write("products", [product("B-2", weight_grams=grams, external_id=ext, remote={"variant_id": ext})])
+    assert [o.action for o in out] == ["created"]
+    assert stored(sessions, "B-2").weight_grams == weight
+    with sessions() as s:
+        assert s.scalars(select(ProductLink.external_id).where(ProductLink.sku == "B-2")).one() == text
+    again = write("products", [product("B-2", weight_grams=grams, external_id=ext, remote={"variant_id": ext})])
+    assert [o.action for o in again] == ["unchanged"]
+
+
+def test_a_flag_is_no_weight(write: Any) -> None:
+    out = write("products", [product("B-3", weight_grams=True)])
+    assert [o.action for o in out] == ["error"]
+    assert "weight_grams" in str(out[0].error)
+
 def test_create_mode_never_updates(write: Any, sessions: Any) -> None:
     write("products", [product("C-1")])
     out = write("products", [product("C-1", name="Renamed"), product("C-2")], write_mode="create")
