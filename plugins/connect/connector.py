@@ -5,21 +5,26 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import select
-
 from engine.connector import Connector, Page, Resource, RunContext, Services, WriteOutcome
-from engine.errors import ConnectorError, StoreError
-from plugins.connect import catalog, images, operations, orders, reading, shipments, stock, views
-from plugins.connect.bulk import key_in
-from plugins.connect.models import Image, Order, Product, ProductLink, Shipment, Stock
+from engine.errors import ConnectorError
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     import httpx
     from sqlalchemy.orm import Session
+
+DEFAULT_WAREHOUSE = "main"  # the hub's warehouse unless the settings or a feed name another
+
+
+def _operations() -> ModuleType:
+    from plugins.connect import operations  # SQLAlchemy and the hub's models load with the first operation
+
+    return operations
+
 
 SCHEMA = json.loads((Path(__file__).with_name("settings.schema.json")).read_text(encoding="utf-8"))
 
@@ -83,18 +88,21 @@ class HubConnector(Connector):
     def __init__(self, integration: str, settings: Mapping[str, Any], services: Services) -> None:
         super().__init__(integration, settings, services)
         self._client: httpx.Client | None = None
-        self._links_before: dict[str, bool] = {}  # integration -> had product links when this run began writing
+        self.links_before: dict[str, bool] = {}  # integration -> had product links when this run began writing
 
     @property
     def default_warehouse(self) -> str:
         """The ``default_warehouse`` setting (``main`` unless configured)."""
-        return str(self.settings.get("default_warehouse") or stock.DEFAULT_WAREHOUSE)
+        return str(self.settings.get("default_warehouse") or DEFAULT_WAREHOUSE)
 
     def open(self) -> None:
         """Nothing to acquire up front: the HTTP client of image downloads opens on first use."""
 
-    def _http(self) -> httpx.Client:
+    def http(self) -> httpx.Client:
+        """The HTTP client of image downloads (opened at the first)."""
         if self._client is None:
+            from plugins.connect import images
+
             self._client = images.make_client(self.services.http_transport)
         return self._client
 
@@ -104,153 +112,71 @@ class HubConnector(Connector):
             self._client.close()
             self._client = None
 
-    # -- read ---------------------------------------------------------------------------------------
+    # -- read, fetch, write (plugins.connect.access: loaded with the first of them) ---------------
 
     def read(self, resource: str, *, cursor: Any, ctx: RunContext) -> Iterator[Page]:
         """Stream pages of ``resource`` changed since ``cursor`` (products: ``{since, after}``, others:
         ``{updated_at, id|sku}``)."""
         self._resource(resource, "read")
-        size = reading.page_size(ctx.params)
-        sessions = self.services.sessions
-        if resource == "products":
-            table = Product.__table__
-            return reading.pages_by_id(sessions, views.product_query(ctx.integration),
-                                       lambda s, rows: views.product_records(rows), cursor=cursor,
-                                       time_col=table.c.updated_at, id_col=table.c.id, size=size,
-                                       now=self.services.clock())
-        if resource == "orders":
-            table = Order.__table__
-            return reading.pages(sessions, views.order_query().where(table.c.integration == ctx.integration),
-                                 views.order_records, cursor=cursor, time_col=table.c.updated_at,
-                                 tie_col=table.c.id, tie_name="id", size=size, now=self.services.clock())
-        if resource == "stock":
-            table = Stock.__table__
-            query = views.stock_query(ctx.integration, linked_only=True).where(
-                table.c.warehouse == self._warehouse(ctx))
-            return reading.pages(sessions, query, lambda s, rows: views.stock_records(rows), cursor=cursor,
-                                 time_col=table.c.updated_at, tie_col=table.c.sku, tie_name="sku", size=size,
-                                 now=self.services.clock())
-        if resource == "shipments":
-            table = Shipment.__table__
-            return reading.pages(sessions, views.shipment_query().where(table.c.integration == ctx.integration),
-                                 views.shipment_records, cursor=cursor, time_col=table.c.updated_at,
-                                 tie_col=table.c.id, tie_name="id", size=size, now=self.services.clock())
-        table = Image.__table__
-        return reading.pages(sessions, views.image_query(), lambda s, rows: views.image_records(rows),
-                             cursor=cursor, time_col=table.c.updated_at, tie_col=table.c.id, tie_name="id",
-                             size=size, now=self.services.clock())
+        from plugins.connect import access
 
-    # -- fetch --------------------------------------------------------------------------------------
+        return access.read(self, resource, cursor, ctx)
 
     def fetch(self, resource: str, keys: Sequence[str], *, ctx: RunContext) -> Iterator[dict[str, Any]]:
         """The records of ``resource`` with these keys (missing keys are left out)."""
         self._resource(resource, "fetch")
-        keys = [str(k) for k in keys]
-        out: list[dict[str, Any]] = []
-        for start in range(0, len(keys), reading.DEFAULT_PAGE_SIZE):
-            chunk = keys[start:start + reading.DEFAULT_PAGE_SIZE]
-            with self.services.sessions() as session:
-                out.extend(self._fetch(session, resource, chunk, ctx))
-        return iter(out)
+        from plugins.connect import access
 
-    def _fetch(self, session: Session, resource: str, keys: list[str], ctx: RunContext) -> list[dict[str, Any]]:
-        dialect = session.get_bind().dialect.name
-        if resource == "products":
-            query = views.product_query(ctx.integration).where(key_in(Product.__table__.c.sku, dialect, keys))
-            return views.product_records(session.execute(query.order_by(Product.sku)).all())
-        if resource == "orders":
-            query = views.order_query().where(key_in(Order.__table__.c.external_id, dialect, keys),
-                                              Order.integration == ctx.integration)
-            return views.order_records(session, session.execute(query.order_by(Order.id)).all())
-        if resource == "stock":
-            query = views.stock_query(ctx.integration, linked_only=False).where(
-                key_in(Stock.__table__.c.sku, dialect, keys), Stock.warehouse == self._warehouse(ctx))
-            return views.stock_records(session.execute(query.order_by(Stock.sku)).all())
-        if resource == "product_images":
-            query = views.image_query().where(key_in(Image.__table__.c.url, dialect, keys))
-            return views.image_records(session.execute(query.order_by(Image.sku, Image.position, Image.id)).all())
-        if resource == "shipments":  # a push the store refused is read again once its cause is fixed
-            table = Shipment.__table__
-            ids = [int(k) for k in keys if k.isdigit()]
-            query = views.shipment_query().where(table.c.id.in_(ids), table.c.integration == ctx.integration)
-            return views.shipment_records(session, session.execute(query.order_by(table.c.id)).all())
-        if resource == "suppliers":
-            return views.supplier_records(session, ctx.integration, keys)
-        return views.product_supplier_records(session, ctx.integration, keys)
-
-    # -- write --------------------------------------------------------------------------------------
+        return iter(access.fetch(self, resource, [str(k) for k in keys], ctx))
 
     def write(self, resource: str, records: Sequence[dict[str, Any]], *, ctx: RunContext) -> Sequence[WriteOutcome]:
         """Apply ``records`` in the runner's transaction; one outcome per record, in order."""
         self._resource(resource, "write")
-        session = ctx.session
-        if session is None:
-            raise StoreError(f"the hub writes {resource} through the runner's transaction, "
-                             "but the run context has no session")
-        now = self.services.clock()
-        if resource == "products":
-            return catalog.write_products(session, records, ctx, now, relinks=self._had_links(session, ctx))
-        if resource == "orders":
-            return orders.write_orders(session, records, ctx, now)
-        if resource == "stock":
-            return stock.write_stock(session, records, ctx, now, self._warehouse(ctx))
-        if resource == "shipments":
-            return shipments.write_shipments(session, records, ctx, now)
-        if resource == "suppliers":
-            return catalog.write_suppliers(session, records, ctx, now)
-        if resource == "product_suppliers":
-            return catalog.write_product_suppliers(session, records, ctx, now)
-        return images.write_images(session, records, ctx, now, client=self._http(),
-                                   data_dir=Path(self.services.data_dir))
+        from plugins.connect import access
 
-    def _had_links(self, session: Session, ctx: RunContext) -> bool:
-        """Whether the integration had product links when this connector (one run) first wrote products."""
-        if ctx.integration not in self._links_before:
-            table = ProductLink.__table__
-            self._links_before[ctx.integration] = session.execute(
-                select(table.c.id).where(table.c.integration == ctx.integration).limit(1)).first() is not None
-        return self._links_before[ctx.integration]
+        return access.write(self, resource, records, ctx)
 
     # -- operations (the embedding API and the CLI) -------------------------------------------------
 
     def set_stock(self, session: Session, sku: str, quantity: int, warehouse: str | None = None) -> dict[str, Any]:
         """Set a SKU's stock (see :func:`plugins.connect.operations.set_stock`)."""
-        return operations.set_stock(session, sku, quantity, warehouse or self.default_warehouse,
+        return _operations().set_stock(session, sku, quantity, warehouse or self.default_warehouse,
                                     now=self.services.clock())
 
     def unlink(self, session: Session, sku: str, integration: str) -> dict[str, Any]:
         """Remove a SKU's link to one integration's store (see :func:`plugins.connect.operations.unlink`)."""
-        return operations.unlink(session, sku, integration)
+        return _operations().unlink(session, sku, integration)
 
     def adjust_stock(self, session: Session, sku: str, delta: int, warehouse: str | None = None) -> dict[str, Any]:
         """Add to (or take from) a SKU's stock (see :func:`plugins.connect.operations.adjust_stock`)."""
-        return operations.adjust_stock(session, sku, delta, warehouse or self.default_warehouse,
+        return _operations().adjust_stock(session, sku, delta, warehouse or self.default_warehouse,
                                        now=self.services.clock())
 
     def create_shipment(self, session: Session, order: str, *, carrier: str, tracking: str,
                         integration: str | None = None, url: str | None = None,
                         lines: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """Record a shipment (see :func:`plugins.connect.operations.create_shipment`)."""
-        return operations.create_shipment(session, integration=integration, order=order, carrier=carrier,
+        return _operations().create_shipment(session, integration=integration, order=order, carrier=carrier,
                                           tracking_number=tracking, tracking_url=url, lines=lines,
                                           now=self.services.clock())
 
     def hub_list(self, session: Session, what: str, **filters: Any) -> list[dict[str, Any]]:
         """List hub data: ``products``, ``orders``, ``stock``, ``shipments`` or ``images``."""
-        listings = {"products": operations.list_products, "orders": operations.list_orders,
-                    "stock": operations.list_stock, "shipments": operations.list_shipments,
-                    "images": operations.list_images}
+        listings = {"products": _operations().list_products, "orders": _operations().list_orders,
+                    "stock": _operations().list_stock, "shipments": _operations().list_shipments,
+                    "images": _operations().list_images}
         if what not in listings:
             raise ConnectorError(f"the hub cannot list {what!r}; it lists {', '.join(listings)}")
         return listings[what](session, **{k: v for k, v in filters.items() if v is not None})
 
     def get_order(self, session: Session, key: str, integration: str | None = None) -> dict[str, Any] | None:
         """One order with lines and shipments (see :func:`plugins.connect.operations.get_order`)."""
-        return operations.get_order(session, integration, key)
+        return _operations().get_order(session, integration, key)
 
     # -- internals ----------------------------------------------------------------------------------
 
-    def _warehouse(self, ctx: RunContext) -> str:
+    def warehouse(self, ctx: RunContext) -> str:
+        """The warehouse a run works on: its feed's ``warehouse`` param, else the default."""
         return str((ctx.params or {}).get("warehouse") or self.default_warehouse)
 
     def _resource(self, name: str, operation: str) -> None:

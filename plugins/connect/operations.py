@@ -14,6 +14,7 @@ from sqlalchemy import delete, select
 
 from engine.errors import RecordError
 from plugins.connect import coerce
+from plugins.connect.connector import DEFAULT_WAREHOUSE
 from plugins.connect.listing import (
     get_order,
     list_images,
@@ -26,7 +27,6 @@ from plugins.connect.listing import (
 )
 from plugins.connect.models import Order, Product, ProductLink, Stock
 from plugins.connect.shipments import find_order, record_shipment, shipped_lines
-from plugins.connect.stock import DEFAULT_WAREHOUSE
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

@@ -17,7 +17,6 @@ if TYPE_CHECKING:
 
     from engine.connector import RunContext
 
-DEFAULT_WAREHOUSE = "main"
 STOCK = Target(Stock.__table__, "sku", ("quantity", "reserved"), "stock level", scope=("warehouse",),
                created_at=False, defaults={"quantity": 0, "reserved": 0})
 
