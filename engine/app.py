@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -13,19 +13,20 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
-from engine.config import EngineConfig, IntegrationDef, load_config
+from engine import parts
+from engine.config import EngineConfig, IntegrationDef
 from engine.connector import Connector, Services
 from engine.errors import ConfigError, EngineError
 from engine.feeds import FeedDef
 from engine.mapping import Compiler
-from engine.plugins import Hooks, build_manager
+from engine.parts import utcnow
+from engine.plugins import Hooks
 from engine.runner import Progress, Runner
 from engine.secrets import Masker, install_log_filter, remove_log_filter
 from engine.store import journal, modes
 from engine.store.db import discard, make_db
 from engine.store.models import Base, Event, Execution, Notification
 from engine.store.records import ExecutionInfo, NotificationInfo
-from engine.yamlio import read_disabled_plugins
 
 if TYPE_CHECKING:
     from engine.connector import Check
@@ -35,11 +36,6 @@ if TYPE_CHECKING:
     from engine.scheduler import Scheduler, TickResult, WorkItem
 
 log = logging.getLogger(__name__)
-
-
-def utcnow() -> datetime:
-    """The real clock (tz-aware UTC)."""
-    return datetime.now(UTC)
 
 
 def _ensure_folders(config: EngineConfig) -> None:
@@ -92,9 +88,7 @@ class Engine:
             ConfigValidationError: Every problem found in the configuration.
             PluginError: A plugin failed to load.
         """
-        hooks = Hooks(build_manager(blocked=read_disabled_plugins(source), plugins=plugins))
-        compiler = Compiler(hooks.jmespath_functions())
-        config = load_config(source, connectors=hooks.connectors(), compiler=compiler, env=env)
+        hooks, compiler, config = parts.load(source, plugins=plugins, env=env)
         return cls(config, hooks, compiler, clock=clock or utcnow, migrate=migrate)
 
     def __enter__(self) -> Engine:
@@ -160,23 +154,11 @@ class Engine:
 
     def maps(self, integ: IntegrationDef, feed: FeedDef | None = None) -> dict[str, Mapping[str, Any]]:
         """Value maps a feed's rules see: its mapping file's, overridden by the integration's own."""
-        base = dict(feed.mapping.maps) if feed is not None and feed.mapping is not None else {}
-        return {**base, **integ.maps}
+        return parts.maps(integ, feed)
 
     def connector_for(self, integ: IntegrationDef | None, side: str) -> Connector:
         """A fresh connector instance for a side of a feed (``store`` of ``integ``, or ``hub``)."""
-        if side == "hub" or integ is None:
-            cls = self._connector_class(self.config.hub_connector)
-            return cls(integ.name if integ else "", self.config.hub_settings, self._services)
-        cls = self._connector_class(integ.connector)
-        return cls(integ.name, integ.settings, self._services)
-
-    def _connector_class(self, name: str) -> type[Connector]:
-        try:
-            return self.connectors[name]
-        except KeyError:
-            raise ConfigError(f"no connector {name!r} is registered; known: "
-                              f"{', '.join(sorted(self.connectors)) or 'none'}") from None
+        return parts.connector(self.connectors, self.config, integ, side, self._services)
 
     # -- running ----------------------------------------------------------------------------------
 

@@ -17,9 +17,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-
 from engine.errors import ConfigError, ConfigValidationError
 from engine.feedfiles import FeedSet, LoadedFeed, apply_overrides, check_override, load_feed_set
 from engine.feeds import FeedDef
@@ -132,7 +129,8 @@ class EngineConfig:
 
 
 def load_config(source: str | Path | Mapping[str, Any], *, connectors: Mapping[str, type[Connector]],
-                compiler: Compiler, env: Mapping[str, str] | None = None) -> EngineConfig:
+                compiler: Compiler, env: Mapping[str, str] | None = None,
+                resolve_database: bool = True) -> EngineConfig:
     """Load, validate and resolve engine.yaml with its feed and mapping files.
 
     Args:
@@ -141,18 +139,23 @@ def load_config(source: str | Path | Mapping[str, Any], *, connectors: Mapping[s
         connectors: The registered connector classes by name.
         compiler: Compiles JMESPath with the built-in and plugin functions.
         env: Environment for ``${ENV_VAR}`` (default: ``os.environ``).
+        resolve_database: False keeps ``database_url`` as written, unchecked, and
+            loads no SQLAlchemy (:mod:`engine.earlyfork`, which finds the SQLite
+            file itself and checks it against the run's own configuration).
 
     Raises:
         ConfigValidationError: Every problem found, each with file, line, column
             and what is allowed instead; secrets are masked in the messages.
     """
-    return _Loader(connectors, compiler, os.environ if env is None else env).load(source)
+    return _Loader(connectors, compiler, os.environ if env is None else env,
+                   resolve_database=resolve_database).load(source)
 
 
 class _Loader:
     def __init__(self, connectors: Mapping[str, type[Connector]], compiler: Compiler,
-                 env: Mapping[str, str]) -> None:
+                 env: Mapping[str, str], *, resolve_database: bool = True) -> None:
         self.connectors = connectors
+        self.resolve_database = resolve_database
         self.compiler = compiler
         self.env = env
         self.errors: list[ConfigError] = []
@@ -237,6 +240,11 @@ class _Loader:
     def _database(self, value: Any, root: Path, marks: Marks, res: Resolution) -> str:
         if not isinstance(value, str) or not value or ("database",) in res.unresolved:
             return DEFAULT_DATABASE
+        if not self.resolve_database:
+            return value
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
         try:
             url = make_url(value)
         except ArgumentError:

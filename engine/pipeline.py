@@ -7,15 +7,16 @@ events, parked rows, notifications, the cursor) is committed in one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from engine.boundary import HINTS, keyless, outcome_error, outcome_problem, write_failed
+from engine.boundary import HINTS, outcome_error, outcome_problem, write_failed
 from engine.connector import RunContext, WriteOutcome
-from engine.errors import EngineError, MappingError, Severity
+from engine.errors import EngineError, Severity
 from engine.gcpause import pausing
 from engine.pagedata import Item, Outcome, PageResult, Prepared, digest
+from engine.prepare import Preparer
 from engine.store import journal
 from engine.store.models import Parked
 from engine.store.records import NotificationInfo, empty_counts
@@ -24,22 +25,11 @@ if TYPE_CHECKING:
     from engine.run_context import FeedRun
 
 
-
-class Pipeline:
-    """Processes pages for one run of one feed (see :class:`engine.run_context.FeedRun`)."""
+class Pipeline(Preparer):
+    """Processes pages for one run of one feed: :class:`Preparer`'s rules and mapping, then write and bookkeeping."""
 
     def __init__(self, run: FeedRun) -> None:
-        self.run = run
-        feed = run.feed
-        self.feed = feed
-        src_res = run.source.resource(feed.source.resource)
-        tgt_res = run.target.resource(feed.target.resource)
-        self.source_key = feed.key or (src_res.key if src_res else "id")
-        self.target_key = (feed.mapping.key if feed.mapping and feed.mapping.key else None) or (
-            tgt_res.key if tgt_res else "id")
-        self.label = run.compiler.compile(feed.label) if feed.label else None
-        self.rule_doc_base = {"integration": {"name": run.integration.name, "maps": run.maps},
-                              "params": dict(feed.source.params)}
+        super().__init__(run)
         # Set by the runner from one query at run start: skip per-page lookups when nothing is open.
         self.check_parked = True
         self.check_causes = True
@@ -57,45 +47,6 @@ class Pipeline:
     # -- the page ------------------------------------------------------------------------------
 
     # A page is two steps: prepare (in the read-ahead process when there is one), then finish.
-
-    @pausing  # a page is thousands of fresh objects: no collection passes over them (engine.gcpause)
-    def prepare(self, records: Sequence[dict[str, Any]]) -> Prepared:
-        """Rules and mapping of a page: no database, no target (it may run in the read-ahead process)."""
-        run, feed = self.run, self.feed
-        counts = empty_counts()
-        counts["read"] = len(records)
-        page = Prepared(counts, [], [], [], [], [])
-        events, parks, bells, items, keys = page.events, page.parks, page.bells, page.items, page.keys
-        for raw in records:
-            item = self._item(raw)
-            keys.append(item.key)
-            if not item.key and type(raw) is not dict:
-                self._keyless(raw, item, counts, events, parks, bells)
-                continue
-            try:
-                if feed.rules:
-                    match = feed.rules.first_match({**self.rule_doc_base, "record": raw}, feed=feed.name,
-                                                   record=item.key)
-                    if match is not None:
-                        if not item.key and match.severity == Severity.RETRY:  # nothing to park it by
-                            self._keyless(raw, item, counts, events, parks, bells)
-                            continue
-                        self._route(item, match.severity, match.message, match.rule.hint,
-                                    match.rule.name or match.rule.when, counts, events, parks, bells)
-                        if feed.direction == "check" and raw.get(self.target_key) is not None:
-                            page.seen.append(str(raw[self.target_key]))  # the store has it (engine.checkmissing)
-                        continue
-                if not item.key:  # nothing to re-fetch or tell it apart by: keyless records would merge
-                    self._keyless(raw, item, counts, events, parks, bells)
-                    continue
-                item.mapped = feed.mapping.apply(raw) if feed.mapping else [raw]
-            except MappingError as exc:
-                self._route(item, exc.severity, run.mask(f"{exc} (feed {feed.name}, record {item.key})"),
-                            HINTS["MappingError"], f"MappingError:{exc.field}", counts, events, parks, bells,
-                            details={"field": exc.field, "expression": exc.expression})
-                continue
-            items.append(item)
-        return page
 
     @pausing
     def finish(self, page: Prepared, *, cursor: Any = None, save_cursor: bool = False,
@@ -140,38 +91,6 @@ class Pipeline:
         return PageResult(counts, notes)
 
     # -- steps -----------------------------------------------------------------------------------
-
-    def _item(self, raw: dict[str, Any]) -> Item:
-        key = raw.get(self.source_key) if isinstance(raw, dict) else None
-        label = None
-        if self.label is not None:
-            try:
-                value = self.label(raw)
-                label = None if value is None else journal.printable(str(value))  # stored as the record's name
-            except Exception:  # a label is decoration; never fail a record on it
-                label = None
-        return Item(key="" if key is None else str(key), label=label)
-
-    def _keyless(self, raw: Any, item: Item, counts: dict[str, int], events: list[dict[str, Any]],
-                 parks: list[Any], bells: list[Any]) -> None:
-        feed = self.feed
-        why = keyless(raw, item.label, feed.source.side, feed.source.resource, self.source_key, feed.name)
-        self._route(item, Severity.ERROR, why, HINTS["keyless"], f"keyless:{item.label or ''}", counts, events,
-                    parks, bells)  # one notification per record the label tells apart
-
-    def _route(self, item: Item, severity: Severity, message: str, hint: str | None, kind: str,
-               counts: dict[str, int], events: list[dict[str, Any]], parks: list[tuple[Item, str, str | None]],
-               bells: list[Any], details: dict[str, Any] | None = None) -> None:
-        if severity == Severity.INFO:
-            counts["info"] += 1
-            events.append(self._event(item.key, "info", message, details))
-        elif severity == Severity.RETRY:
-            counts["parked"] += 1
-            parks.append((item, message, hint))
-        else:
-            counts["errors"] += 1
-            bells.append((item, kind, message, hint, details))
-
     def _write_store(self, items: list[Item]) -> tuple[list[Outcome], list[Outcome]]:
         """Push what changed: (outcomes to record in the ledger, records the ledger says the store has)."""
         run, feed = self.run, self.feed
@@ -303,12 +222,6 @@ class Pipeline:
             text = ", ".join(f"{f}: {v['source']} in {feed.source.side}, {v['target']} in {feed.target.side}"
                              if isinstance(v, dict) else v for f, v in diff.items())
             bells.append((item, "mismatch", f"{k}: {text}", HINTS["mismatch"], {"key": k, "diff": diff}))
-
-    def _event(self, key: str | None, severity: str, message: str, details: dict[str, Any] | None) -> dict[str, Any]:
-        return {"execution_id": self.run.execution_id, "integration": self.run.integration.name,
-                "feed": self.feed.name, "record_key": key, "severity": severity, "message": message,
-                "details": details, "created_at": self.run.now()}
-
     # -- bookkeeping (inside the page's transaction) ----------------------------------------------
 
     def _book(self, session: Any, now: datetime, passed: list[str], events: list[dict[str, Any]],

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from engine import boundary, checkmissing, readahead
+from engine import boundary, checkmissing, parts, readahead
 from engine.connector import Page, RunContext
 from engine.errors import AuthError, EngineError, LockedError, SlotTakenError
 from engine.leasekeeper import LeaseKeeper
@@ -252,9 +252,8 @@ class Runner:
     def _feed_run(self, integ: IntegrationDef, fd: FeedDef, source: Any, target: Any, mode: str,
                   execution_id: int | None) -> FeedRun:
         eng = self.engine
-        return FeedRun(integration=integ, feed=fd, source=source, target=target, sessions=eng.sessions,
-                       compiler=eng.compiler, clock=eng.clock, tz=eng.tz, mode=mode, masker=eng.masker,
-                       maps=eng.maps(integ, fd), execution_id=execution_id)
+        return parts.feed_run(integ, fd, source, target, sessions=eng.sessions, compiler=eng.compiler,
+                              clock=eng.clock, tz=eng.tz, mode=mode, masker=eng.masker, execution_id=execution_id)
 
     @staticmethod
     def _check_partners(session: Any, integ: IntegrationDef, fd: FeedDef, now: datetime) -> None:

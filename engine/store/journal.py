@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, delete, select, update
 
 from engine.store.models import Cursor, Event, Execution, FeedState, Ledger, Notification, Parked
-from engine.store.records import ExecutionInfo, NotificationInfo, empty_counts
+from engine.store.records import ExecutionInfo, NotificationInfo, empty_counts, printable
 from engine.store.upsert import upsert
 
 if TYPE_CHECKING:
@@ -66,11 +66,6 @@ def save_counts(session: Session, execution_id: int, counts: dict[str, int]) -> 
 
 
 # -- events and the bell -------------------------------------------------------------------------
-
-
-def printable(text: str | None) -> str | None:
-    """``text`` with NUL characters written as ``\\0``: a store's bad value quoted in a message must still store."""
-    return text.replace("\x00", "\\0") if text and "\x00" in text else text
 
 
 def add_events(session: Session, events: Sequence[dict[str, Any]]) -> None:

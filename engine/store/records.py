@@ -9,6 +9,11 @@ from typing import Any
 COUNT_KEYS = ("read", "created", "updated", "unchanged", "info", "parked", "errors")
 
 
+def printable(text: str | None) -> str | None:
+    """``text`` with NUL characters written as ``\\0``: a store's bad value quoted in a message must still store."""
+    return text.replace("\x00", "\\0") if text and "\x00" in text else text
+
+
 def empty_counts() -> dict[str, int]:
     """A fresh counts dict with every key at zero."""
     return dict.fromkeys(COUNT_KEYS, 0)
