@@ -8,13 +8,12 @@ lock (:meth:`engine.readahead.Early.matches`). docs/decisions.md section 23.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import DBAPIError
 
-from engine import boundary, readahead
-from engine.connector import Page, RunContext
+from engine import earlyfork, readahead
+from engine.connector import RunContext
 from engine.errors import EngineError
 from engine.pipeline import Pipeline
 from engine.store import journal
@@ -38,7 +37,7 @@ def read_early(runner: Runner, integration: str, feed: str, *, force: bool = Fal
         integ, fd = eng.integration(integration), eng.feed(integration, feed)
     except EngineError:
         return None  # the run itself says what is wrong
-    if not runner._read_ahead(fd) or fd.direction == "check" or (not fd.enabled and not force):
+    if not readahead.available() or earlyfork.not_early(fd, read_ahead=eng.config.read_ahead, force=force):
         return None
     try:
         with reading(eng.db)() as s:  # a read: on SQLite it does not wait for another process's write lock
@@ -57,10 +56,6 @@ def read_early(runner: Runner, integration: str, feed: str, *, force: bool = Fal
     except Exception:  # a connector that cannot be built fails the run itself, with its bell
         return None
     ctx = RunContext(integration=integ.name, feed=fd.name, mode=mode, params=fd.source.params, log=run.log)
-
-    def read() -> Iterator[Page | None]:  # runs in the reader only
-        with source:
-            yield from boundary.pages(source.read(fd.source.resource, cursor=cursor, ctx=ctx), source.name,
-                                      fd.source.resource)
-
-    return readahead.start(read(), prepare, cursor=cursor, mode=mode, last=last)
+    # The generator runs in the reader only.
+    return readahead.start(earlyfork.source_pages(source, fd, cursor, ctx), prepare, cursor=cursor, mode=mode,
+                           last=last)

@@ -152,12 +152,17 @@ class Early:
         """Stop and reap the reader, unless its pages were taken (then their generator owns it)."""
         if self._spawned is None:
             return
-        (pid, pages_in, acks_out), self._spawned = self._spawned, None
-        with contextlib.suppress(OSError):
-            acks_out.send_bytes(_STOP)
-        pages_in.close()
-        acks_out.close()
-        _reap(pid, kill=True)
+        spawned, self._spawned = self._spawned, None
+        stop(*spawned)
+
+
+def stop(pid: int, pages_in: Connection, acks_out: Connection) -> None:
+    """Tell a reader to stop, close its pipes, kill and reap it."""
+    with contextlib.suppress(OSError):
+        acks_out.send_bytes(_STOP)
+    pages_in.close()
+    acks_out.close()
+    _reap(pid, kill=True)
 
 
 def start(source: Iterator[Page | None], prepare: Callable[[list[dict[str, Any]]], Any], *, cursor: Any,
@@ -173,8 +178,25 @@ def start(source: Iterator[Page | None], prepare: Callable[[list[dict[str, Any]]
     return None if spawned is None else Early(*spawned, cursor=cursor, mode=mode, last=last)
 
 
-def _spawn(source: Iterator[Page | None], prepare: Callable[[list[dict[str, Any]]], Any]
-           ) -> tuple[int, Connection, Connection] | None:
+Setup = Callable[[], tuple[Any, Iterator[Page | None] | None, Callable[[list[dict[str, Any]]], Any] | None]]
+
+
+def start_with(setup: Setup, *, ahead: int) -> tuple[int, Connection, Connection] | None:
+    """Fork a reader that builds what it reads in the child: ``setup()`` runs there first.
+
+    ``setup`` returns ``(said, source, prepare)``: ``said`` (anything pickle takes) is
+    the first message the parent receives, as ``("said", said)``; then come the pages
+    of ``source`` as :func:`pages` sends them, at most ``ahead`` in front of the parent
+    (and what the pipe holds), or at once ``("end",)`` when ``source`` is None. An
+    exception in ``setup`` is the first message instead, as ``("error", ...)``.
+    Returns (the reader's pid, the messages' read end, the acks' write end), or None
+    if no process could be forked.
+    """
+    return _spawn(None, None, setup=setup, ahead=ahead)
+
+
+def _spawn(source: Iterator[Page | None] | None, prepare: Callable[[list[dict[str, Any]]], Any] | None, *,
+           setup: Setup | None = None, ahead: int = AHEAD) -> tuple[int, Connection, Connection] | None:
     """Fork the reader of ``source``: (its pid, the pages' read end, the acks' write end), or None."""
     pages_in, pages_out = _pipe(PIPE_BYTES)  # child -> parent: prepared pages
     acks_in, acks_out = _pipe()  # parent -> child: "taken, read on" (or "stop")
@@ -194,7 +216,7 @@ def _spawn(source: Iterator[Page | None], prepare: Callable[[list[dict[str, Any]
     if pid == 0:  # pragma: no cover - runs in the child, which leaves with os._exit
         pages_in.close()
         acks_out.close()
-        _child(pages_out, acks_in, source, prepare, parent)
+        _child(pages_out, acks_in, source, prepare, parent, setup=setup, ahead=ahead)
     log.info("reading ahead in process %d", pid)
     pages_out.close()
     acks_in.close()
@@ -247,8 +269,9 @@ def _pipe(size: int = 0) -> tuple[Connection, Connection]:
     return Connection(r, writable=False), Connection(w, readable=False)
 
 
-def _child(pages: Connection, acks: Connection, source: Iterator[Page | None],
-           prepare: Callable[[list[dict[str, Any]]], Any], parent: int) -> None:  # pragma: no cover - the child
+def _child(pages: Connection, acks: Connection, source: Iterator[Page | None] | None,
+           prepare: Callable[[list[dict[str, Any]]], Any] | None, parent: int, *, setup: Setup | None = None,
+           ahead: int = AHEAD) -> None:  # pragma: no cover - the child
     global _in_reader
     _in_reader = True
     code = 0
@@ -258,17 +281,21 @@ def _child(pages: Connection, acks: Connection, source: Iterator[Page | None],
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         _die_with_parent(parent)
+        if setup is not None:
+            said, source, prepare = setup()
+            pages.send_bytes(pickle.dumps(("said", said)))
         gc.freeze()  # what the parent built is never walked here; pages are parsed with collection held
-        ahead = 0  # pages sent that the parent has not taken yet
-        for page in source:
+        sent = 0  # pages sent that the parent has not taken yet
+        for page in source or ():
             if page is None:
                 continue
+            assert prepare is not None
             pages.send_bytes(_PAGE + encode_page(page.cursor, page.total, prepare(page.records)))
-            ahead += 1
-            while ahead >= AHEAD or (ahead and acks.poll()):
+            sent += 1
+            while sent >= ahead or (sent and acks.poll()):
                 if acks.recv_bytes() != _MORE:
                     raise _Stopped
-                ahead -= 1
+                sent -= 1
         pages.send_bytes(pickle.dumps(("end",)))
     except (EOFError, BrokenPipeError, _Stopped):
         pass  # the parent is gone or stopped reading: nothing to tell it

@@ -15,6 +15,8 @@ Mapping keys are always strings (their text as written, so ``on:`` stays
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,11 +106,30 @@ def load_yaml_file(path: Path, file: str | None = None) -> YamlDoc:
         raise ConfigError(f"file {name!r} does not exist", file=name) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {name!r}: {exc}", file=name) from exc
+    _read[os.path.abspath(path)] = _digest(text)
     doc = yamlcache.get(text, name)  # the same text under the same name parses the same (engine.yamlcache)
     if doc is None:
         doc = load_yaml_text(text, name)
         yamlcache.put(text, name, doc)
     return doc
+
+
+# What each file held when this process last read it (engine.earlyfork compares a forked reader's reads).
+_read: dict[str, bytes] = {}
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "surrogateescape"), digest_size=16).digest()
+
+
+def files_read() -> dict[str, bytes]:
+    """Every YAML file this process has read (absolute path) with a digest of the text it last read there."""
+    return dict(_read)
+
+
+def forget_files_read() -> None:
+    """Start :func:`files_read` afresh (a forked reader, which tells its parent what it read)."""
+    _read.clear()
 
 
 def load_yaml_text(text: str, file: str) -> YamlDoc:

@@ -7,6 +7,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,6 +16,12 @@ from engine.cli.common import EXIT_FAILED, EXIT_LOCKED, echo_json, fail, get_eng
 from engine.cli.render import duration, execution_text, when
 from engine.errors import LockedError
 from engine.progress import ProgressLine
+
+if TYPE_CHECKING:
+    from engine.app import Engine
+    from engine.earlyfork import Forked
+    from engine.readahead import Early
+    from engine.store.records import ExecutionInfo
 
 OK_STATUSES = ("success", "partial", "skipped", "interrupted")
 
@@ -45,35 +52,60 @@ def run_cmd(ctx: click.Context, feed: str | None, integration: str | None, due: 
         raise click.UsageError("give FEED and --integration NAME (or --due)")
     if pool:
         raise click.UsageError("--pool goes with --due")
-    engine = get_engine(ctx, migrate=False)
-    # The store is read from here on, in a forked process, while this one checks the schema and
-    # closes dead runs: the run takes those pages if its cursor and mode are still the same.
-    early = engine.read_early(feed, integration, force=force)
-    progress = None
-    try:
-        engine.upgrade()
-        engine.reap()
-        progress = None if as_json else ProgressLine(f"feed {feed} of {integration}")
-        with _stop_on_signal() as stop:
-            info = engine.run(feed, integration, trigger="manual", force=force, progress=progress, stop=stop,
-                              read_ahead=True, early=early)
-    except LockedError as exc:
-        if as_json:  # a script reading stdout gets an answer it can parse, beside the exit code
-            echo_json({"integration": integration, "feed": feed, "status": "locked", "message": str(exc),
-                       "execution_id": exc.execution_id, "holder": exc.holder})
-        fail(exc, EXIT_LOCKED)
-        return
-    finally:
-        if early is not None:
-            early.cancel()
-        if progress is not None:
-            progress.close()
+    # Signals are handled from here on: a stop while the command starts ends the run after its first page.
+    with _stop_on_signal() as stop:
+        engine, info = _run_feed(ctx, feed, integration, force=force, as_json=as_json, stop=stop)
     if as_json:
         echo_json(info.as_dict())
     else:
         click.echo(execution_text(info, engine.tz))
     if info.status not in OK_STATUSES:
         sys.exit(EXIT_FAILED)
+
+
+def _run_feed(ctx: click.Context, feed: str, integration: str, *, force: bool, as_json: bool,
+              stop: threading.Event) -> tuple[Engine, ExecutionInfo]:
+    """Build the engine and run the feed, its store read from before the engine loads (exits 3 if locked)."""
+    # The store is read from here on, in a forked process, while this one loads, checks the schema and
+    # closes dead runs: the run takes those pages if its cursor and mode are still the same.
+    forked = _fork_reader(ctx, feed, integration, force)
+    early: Early | None = None
+    progress = None
+    try:
+        engine = get_engine(ctx, migrate=False)
+        early = forked.take(engine) if forked is not None else None
+        if early is None:  # a reader forked before start-up does not apply: one forked now may
+            early = engine.read_early(feed, integration, force=force)
+        engine.upgrade()
+        engine.reap()
+        progress = None if as_json else ProgressLine(f"feed {feed} of {integration}")
+        info = engine.run(feed, integration, trigger="manual", force=force, progress=progress, stop=stop,
+                          read_ahead=True, early=early)
+    except LockedError as exc:
+        if as_json:  # a script reading stdout gets an answer it can parse, beside the exit code
+            echo_json({"integration": integration, "feed": feed, "status": "locked", "message": str(exc),
+                       "execution_id": exc.execution_id, "holder": exc.holder})
+        fail(exc, EXIT_LOCKED)
+        raise  # fail() exits
+    finally:
+        if forked is not None:
+            forked.cancel()
+        if early is not None:
+            early.cancel()
+        if progress is not None:
+            progress.close()
+    return engine, info
+
+
+def _fork_reader(ctx: click.Context, feed: str, integration: str, force: bool) -> Forked | None:
+    """Fork the run's store reader before this process loads the engine (engine.earlyfork)."""
+    obj = ctx.ensure_object(dict)
+    if "engine" in obj:  # a host's ready engine: nothing is left to load
+        return None
+    from engine import earlyfork
+
+    return earlyfork.fork(obj.get("config_path", "engine.yaml"), integration, feed, force=force,
+                          plugins=obj.get("plugins"))
 
 
 def _run_due(ctx: click.Context, pool: int | None, as_json: bool) -> None:

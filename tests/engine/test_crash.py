@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine import readahead
+from engine import earlyfork, readahead
 from engine.errors import LockedError
 from engine.store.models import Lock
 from plugins.connect.models import Product
@@ -54,12 +54,15 @@ def run_in_subprocess(config: Path, *, own_group: bool = False) -> subprocess.Co
 def test_a_run_killed_mid_feed_resumes_after_the_last_committed_page(tmp_path: Path, db_url: str,
                                                                      read_ahead: bool) -> None:
     page = READ_AHEAD_PAGE if read_ahead else PAGE  # pages enough for the reader to be forked
-    settings = {"products": PRODUCTS, "page_size": page}
     scheduler = {"scheduler": {"lock_lease_seconds": LEASE}, "read_ahead": read_ahead}
     # In-process, the kill comes once page `crash` is committed. With read-ahead the reader runs up to
-    # AHEAD pages in front of the writer: when it asks for page crash + 1, the writer has committed at
-    # least page crash - AHEAD and at most page crash.
-    crash = CRASH_AFTER + (readahead.AHEAD if read_ahead else 0)
+    # `ahead` pages in front of the writer: when it asks for page crash + 1, the writer has committed at
+    # least page crash - ahead and at most page crash. On SQLite the reader is forked before the
+    # command starts (engine.earlyfork) and may read further ahead than one forked by the run.
+    ahead = (earlyfork.AHEAD if db_url.startswith("sqlite") else readahead.AHEAD) if read_ahead else 0
+    crash = CRASH_AFTER + ahead
+    products = max(PRODUCTS, page * (crash + 10))
+    settings = {"products": products, "page_size": page}
     crashing = memstore.write_config(tmp_path / "engine.yaml", db_url, tmp_path / "data",
                                      {"shop": {"settings": {**settings, "crash_after_page": crash}}}, **scheduler)
     started = datetime.now(UTC).replace(microsecond=0)
@@ -75,7 +78,7 @@ def test_a_run_killed_mid_feed_resumes_after_the_last_committed_page(tmp_path: P
         assert dead.status == "running" and dead.finished_at is None
         with engine.sessions() as s:
             stored = s.scalar(select(func.count()).select_from(Product))
-        pages = range(crash - readahead.AHEAD, crash + 1) if read_ahead else [crash]
+        pages = range(crash - ahead, crash + 1)
         [done] = [n for n in pages if stored == variants(page * n)]
         committed = {"seq": 0, "after": page * done}
 
@@ -102,12 +105,12 @@ def test_a_run_killed_mid_feed_resumes_after_the_last_committed_page(tmp_path: P
 
         again = engine.run("import_products", "shop")
         assert again.status == "success" and again.cursor_before == committed
-        rest = variants(PRODUCTS, start=page * done + 1)
-        assert again.counts == {"read": PRODUCTS - page * done, "created": rest, "updated": 0,
+        rest = variants(products, start=page * done + 1)
+        assert again.counts == {"read": products - page * done, "created": rest, "updated": 0,
                                 "unchanged": 0, "info": 0, "parked": 0, "errors": 0}
         with engine.sessions() as s:
             skus = list(s.scalars(select(Product.sku)))
-        assert len(skus) == len(set(skus)) == variants(PRODUCTS)
-        assert {sku.split("-")[0] for sku in skus} == {f"P{i}" for i in range(1, PRODUCTS + 1)}
+        assert len(skus) == len(set(skus)) == variants(products)
+        assert {sku.split("-")[0] for sku in skus} == {f"P{i}" for i in range(1, products + 1)}
         assert [e.status for e in engine.executions(feed="import_products")] == ["success", "failed"]
 

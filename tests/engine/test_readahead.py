@@ -108,7 +108,12 @@ def test_a_sigterm_to_the_group_ends_the_run_interrupted(tmp_path: Path, db_url:
     assert info["status"] == "interrupted", info
     # The signal comes as page 7 is asked for, and the run ends after the page in hand: in-process that
     # is page 7 itself; with read-ahead the writer is one to AHEAD pages behind the reader (pages 4 to 6).
-    pages = range(7, 8) if not read_ahead else range(7 - readahead.AHEAD, 7)
+    # On SQLite the reader starts before the command has loaded (engine.earlyfork): the signal may come
+    # while it loads, and the run then ends after its first page.
+    if not read_ahead:
+        pages = range(7, 8)
+    else:
+        pages = range(1, 7) if db_url.startswith("sqlite") else range(7 - readahead.AHEAD, 7)
     assert info["counts"]["read"] in [n * PAGE for n in pages], info["counts"]
 
 
