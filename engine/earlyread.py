@@ -3,7 +3,9 @@
 The command forks the run's read-ahead process (:mod:`engine.readahead`) before it
 brings the schema up to date, closes dead runs and takes the feed's lock, with what
 the database says now; the run takes those pages only if it finds the same under its
-lock (:meth:`engine.readahead.Early.matches`). docs/decisions.md section 23.
+lock (:meth:`engine.readahead.Early.matches`). docs/decisions.md section 23. On a
+SQLite file the reader is forked even earlier, before the engine loads
+(:mod:`engine.earlyfork`, section 24); this is the way where that one does not apply.
 """
 
 from __future__ import annotations

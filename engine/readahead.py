@@ -286,10 +286,9 @@ def _child(pages: Connection, acks: Connection, source: Iterator[Page | None] | 
             pages.send_bytes(pickle.dumps(("said", said)))
         gc.freeze()  # what the parent built is never walked here; pages are parsed with collection held
         sent = 0  # pages sent that the parent has not taken yet
-        for page in source or ():
+        for page in source if source is not None and prepare is not None else ():
             if page is None:
                 continue
-            assert prepare is not None
             pages.send_bytes(_PAGE + encode_page(page.cursor, page.total, prepare(page.records)))
             sent += 1
             while sent >= ahead or (sent and acks.poll()):
