@@ -67,10 +67,23 @@ def fork(config_path: str, integration: str, feed: str, *, force: bool = False,
         force: The run's ``--force``.
         plugins: The plugins the command registers instead of the entry points.
     """
-    if not readahead.available():
+    if not readahead.available() or not _may_apply(config_path):
         return None
     spawned = readahead.start_with(lambda: _setup(config_path, integration, feed, force, plugins), ahead=AHEAD)
     return None if spawned is None else Forked(*spawned)
+
+
+def _may_apply(config_path: str) -> bool:
+    """False when engine.yaml turns read-ahead off or names a database other than SQLite (a cheap look:
+    the reader would load the whole configuration only to say so)."""
+    try:
+        data = yamlio.load_yaml_file(Path(config_path)).data  # parsed before: taken from the cache
+    except Exception:  # the command reports what is wrong with it
+        return False
+    if not isinstance(data, Mapping) or data.get("read_ahead", True) is False:
+        return False
+    database = data.get("database", "sqlite")
+    return not isinstance(database, str) or database.startswith(("sqlite", "${"))
 
 
 class Forked:
@@ -191,8 +204,10 @@ def source_pages(source: Any, fd: FeedDef, cursor: Any, ctx: Any) -> Iterator[Pa
 
 def not_early(fd: FeedDef, *, read_ahead: bool, force: bool) -> str | None:
     """Why a run of ``fd`` reads no pages before it starts (None: it may)."""
-    if not (fd.source.side == "store" and fd.target.side == "hub" and read_ahead):
-        return "no read-ahead for this feed"
+    if not read_ahead:
+        return "read_ahead is off in engine.yaml"
+    if not (fd.source.side == "store" and fd.target.side == "hub"):
+        return "the feed does not read a store into the hub"
     if fd.direction == "check":
         return "a check compares as it reads"
     if not fd.enabled and not force:

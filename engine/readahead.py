@@ -192,11 +192,13 @@ def start_with(setup: Setup, *, ahead: int) -> tuple[int, Connection, Connection
     Returns (the reader's pid, the messages' read end, the acks' write end), or None
     if no process could be forked.
     """
-    return _spawn(None, None, setup=setup, ahead=ahead)
+    return _spawn(None, None, setup=setup, ahead=ahead,
+                  told="forked process %d to read the store while this one starts")
 
 
 def _spawn(source: Iterator[Page | None] | None, prepare: Callable[[list[dict[str, Any]]], Any] | None, *,
-           setup: Setup | None = None, ahead: int = AHEAD) -> tuple[int, Connection, Connection] | None:
+           setup: Setup | None = None, ahead: int = AHEAD, told: str = "reading ahead in process %d"
+           ) -> tuple[int, Connection, Connection] | None:
     """Fork the reader of ``source``: (its pid, the pages' read end, the acks' write end), or None."""
     pages_in, pages_out = _pipe(PIPE_BYTES)  # child -> parent: prepared pages
     acks_in, acks_out = _pipe()  # parent -> child: "taken, read on" (or "stop")
@@ -217,7 +219,7 @@ def _spawn(source: Iterator[Page | None] | None, prepare: Callable[[list[dict[st
         pages_in.close()
         acks_out.close()
         _child(pages_out, acks_in, source, prepare, parent, setup=setup, ahead=ahead)
-    log.info("reading ahead in process %d", pid)
+    log.info(told, pid)
     pages_out.close()
     acks_in.close()
     return pid, pages_in, acks_out

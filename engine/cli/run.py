@@ -52,9 +52,7 @@ def run_cmd(ctx: click.Context, feed: str | None, integration: str | None, due: 
         raise click.UsageError("give FEED and --integration NAME (or --due)")
     if pool:
         raise click.UsageError("--pool goes with --due")
-    # Signals are handled from here on: a stop while the command starts ends the run after its first page.
-    with _stop_on_signal() as stop:
-        engine, info = _run_feed(ctx, feed, integration, force=force, as_json=as_json, stop=stop)
+    engine, info = _run_feed(ctx, feed, integration, force=force, as_json=as_json)
     if as_json:
         echo_json(info.as_dict())
     else:
@@ -63,8 +61,8 @@ def run_cmd(ctx: click.Context, feed: str | None, integration: str | None, due: 
         sys.exit(EXIT_FAILED)
 
 
-def _run_feed(ctx: click.Context, feed: str, integration: str, *, force: bool, as_json: bool,
-              stop: threading.Event) -> tuple[Engine, ExecutionInfo]:
+def _run_feed(ctx: click.Context, feed: str, integration: str, *, force: bool,
+              as_json: bool) -> tuple[Engine, ExecutionInfo]:
     """Build the engine and run the feed, its store read from before the engine loads (exits 3 if locked)."""
     # The store is read from here on, in a forked process, while this one loads, checks the schema and
     # closes dead runs: the run takes those pages if its cursor and mode are still the same.
@@ -79,8 +77,10 @@ def _run_feed(ctx: click.Context, feed: str, integration: str, *, force: bool, a
         engine.upgrade()
         engine.reap()
         progress = None if as_json else ProgressLine(f"feed {feed} of {integration}")
-        info = engine.run(feed, integration, trigger="manual", force=force, progress=progress, stop=stop,
-                          read_ahead=True, early=early)
+        # Until here a Ctrl-C or SIGTERM ends the command at once: nothing is written before the run.
+        with _stop_on_signal() as stop:
+            info = engine.run(feed, integration, trigger="manual", force=force, progress=progress, stop=stop,
+                              read_ahead=True, early=early)
     except LockedError as exc:
         if as_json:  # a script reading stdout gets an answer it can parse, beside the exit code
             echo_json({"integration": integration, "feed": feed, "status": "locked", "message": str(exc),

@@ -132,8 +132,7 @@ def test_pages_read_with_a_cursor_another_run_has_moved_are_read_again(tmp_path:
 
 @pytest.mark.parametrize(("feed", "shop", "engine_settings", "why"), [
     ("stock_check", None, {}, "a check compares as it reads"),
-    ("export_stock", None, {}, "no read-ahead for this feed"),
-    (FEED, None, {"read_ahead": False}, "no read-ahead for this feed"),
+    ("export_stock", None, {}, "the feed does not read a store into the hub"),
     (FEED, {"feeds": {FEED: {"enabled": False}}}, {}, "the feed is disabled"),
     ("no_such_feed", None, {}, "no such feed"),
 ])
@@ -159,26 +158,37 @@ def test_a_run_once_feed_that_ran_is_not_read_unless_forced(tmp_path: Path, sqli
         forced.cancel()
 
 
-def test_another_database_than_a_sqlite_file_is_read_after_start_up(tmp_path: Path, db_url: str,
-                                                                    caplog: pytest.LogCaptureFixture) -> None:
-    if db_url.startswith("sqlite"):
-        pytest.skip("PostgreSQL's URL")
-    path = write(tmp_path, db_url)
+@pytest.mark.parametrize(("engine_settings", "database"), [
+    ({"read_ahead": False}, None),
+    ({}, "postgresql://connect@db.invalid/hub"),
+])
+def test_no_reader_is_forked_where_engine_yaml_says_it_cannot_apply(
+        tmp_path: Path, engine_settings: dict[str, Any], database: str | None) -> None:
+    # A cheap look at engine.yaml: the reader would load the whole configuration only to say so.
+    path = write(tmp_path, database or f"sqlite:///{tmp_path / 'hub.db'}", **engine_settings)
+    assert earlyfork.fork(str(path), "shop", FEED, plugins=memstore.plugin_list()) is None
+    assert earlyfork.fork(str(tmp_path / "missing.yaml"), "shop", FEED) is None  # the command reports it
+
+
+def test_a_database_url_from_the_environment_is_resolved_by_the_reader(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HUB_DATABASE", f"sqlite:///{tmp_path / 'hub.db'}")
+    path = write(tmp_path, "${HUB_DATABASE}")
     forked = fork(path)
-    with memstore.build(path) as engine, caplog.at_level(logging.INFO, logger="engine.earlyfork"):
-        assert forked.take(engine) is None
-        early = engine.read_early(FEED, "shop")  # what the command does then
+    with memstore.build(path) as engine:
+        early = forked.take(engine)
         assert early is not None
         assert engine.run(FEED, "shop", read_ahead=True, early=early).counts["read"] == PRODUCTS
         assert early.taken
-    assert "the store is read after start-up: the database is not a SQLite file" in caplog.text
 
 
 def test_a_reader_that_cannot_start_leaves_the_errors_to_the_command(tmp_path: Path, sqlite: str,
                                                                      caplog: pytest.LogCaptureFixture) -> None:
-    path = write(tmp_path, sqlite)
-    forked = fork(tmp_path / "missing.yaml")  # the command reports the missing file itself
-    with memstore.build(path) as engine, caplog.at_level(logging.INFO, logger="engine.earlyfork"):
+    settings = {"products": PRODUCTS, "page_size": PAGE, "api_token": "${EARLY_TOKEN}"}
+    path = write(tmp_path, sqlite, {"settings": settings})
+    forked = fork(path)  # its environment lacks the token: the command reports that itself
+    with memstore.build(path, env={"EARLY_TOKEN": "t"}) as engine, \
+            caplog.at_level(logging.INFO, logger="engine.earlyfork"):
         assert forked.take(engine) is None
     assert "the reader could not start (1 configuration problem(s))" in caplog.text
 
@@ -276,7 +286,8 @@ def test_the_command_reads_the_store_while_it_loads(tmp_path: Path, db_url: str)
     assert "taking the pages read since before the run started" in proc.stderr
     if db_url.startswith("sqlite"):
         assert "the store has been read since before start-up" in proc.stderr
-    else:
-        assert "the store is read after start-up: the database is not a SQLite file" in proc.stderr
+    else:  # forked once the command has loaded (engine.earlyread)
+        assert "to read the store while this one starts" not in proc.stderr
+        assert "reading ahead in process" in proc.stderr
     with memstore.build(path) as engine, engine.sessions() as s:
         assert s.scalar(select(Cursor.value)) == info["cursor_after"]

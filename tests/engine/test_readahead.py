@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select as sql_select
 
-from engine import readahead
+from engine import earlyfork, readahead
 from engine.connector import Page
 from engine.errors import ConnectorError, EngineError, TransientError
 from plugins.connect.models import Product, ProductLink
@@ -99,21 +99,22 @@ def test_the_reader_dies_with_a_killed_run(tmp_path: Path, db_url: str) -> None:
 
 @pytest.mark.parametrize("read_ahead", [False, True], ids=["in-process", "read-ahead"])
 def test_a_sigterm_to_the_group_ends_the_run_interrupted(tmp_path: Path, db_url: str, read_ahead: bool) -> None:
-    settings = {"products": PRODUCTS, "page_size": PAGE, "terminate_group_at_page": 6}
+    # On SQLite the reader starts before the command has loaded (engine.earlyfork) and may read up to
+    # earlyfork.AHEAD pages before the run takes one: the signal comes once the run has taken some.
+    ahead = (earlyfork.AHEAD if db_url.startswith("sqlite") else readahead.AHEAD) if read_ahead else 0
+    signal_at = 6 + ahead
+    settings = {"products": max(PRODUCTS, PAGE * (signal_at + 5)), "page_size": PAGE,
+                "terminate_group_at_page": signal_at}
     config = memstore.write_config(tmp_path / "run.yaml", db_url, tmp_path / "data",
                                    {"shop": {"settings": settings}}, read_ahead=read_ahead)
     proc = run_in_subprocess(config, own_group=True)  # a group of its own to signal
     assert proc.returncode == 0, proc.stderr
     info = json.loads(proc.stdout)
     assert info["status"] == "interrupted", info
-    # The signal comes as page 7 is asked for, and the run ends after the page in hand: in-process that
-    # is page 7 itself; with read-ahead the writer is one to AHEAD pages behind the reader (pages 4 to 6).
-    # On SQLite the reader starts before the command has loaded (engine.earlyfork): the signal may come
-    # while it loads, and the run then ends after its first page.
-    if not read_ahead:
-        pages = range(7, 8)
-    else:
-        pages = range(1, 7) if db_url.startswith("sqlite") else range(7 - readahead.AHEAD, 7)
+    # The signal comes as page signal_at + 1 is asked for, and the run ends after the page in hand:
+    # in-process that is that page itself; with read-ahead the writer is one to `ahead` pages behind
+    # the reader.
+    pages = range(signal_at + 1, signal_at + 2) if not read_ahead else range(signal_at + 1 - ahead, signal_at + 1)
     assert info["counts"]["read"] in [n * PAGE for n in pages], info["counts"]
 
 
