@@ -201,6 +201,17 @@ class Connector:
         """Apply ``records`` to ``resource``; return one outcome per record, in order."""
         raise NotImplementedError(f"{self.name} cannot write {resource}")
 
+    def prepare_write(self, resource: str, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The part of a write that needs nothing but the records: what :meth:`write` will then receive.
+
+        Called once per page with its mapped records, where the page is prepared: in
+        the read-ahead process when there is one, on an instance that is never opened.
+        Return one record per record, in order, each still carrying the resource's key;
+        plain data only (it crosses processes). ``write`` must still take records that
+        were not prepared (the hub's own commands, a host calling it). Default: as they are.
+        """
+        return list(records)
+
     def checks(self, ctx: RunContext) -> list[Check]:
         """Go-live verification of this connector (e.g. credentials can write)."""
         return []

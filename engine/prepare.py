@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from engine.boundary import HINTS, keyless
-from engine.errors import MappingError, Severity
+from engine.connector import Connector
+from engine.errors import ConnectorError, MappingError, Severity
 from engine.gcpause import pausing
 from engine.pagedata import Item, Prepared
 from engine.store.records import empty_counts, printable
@@ -36,6 +37,9 @@ class Preparer:
         self.label = run.compiler.compile(feed.label) if feed.label else None
         self.rule_doc_base = {"integration": {"name": run.integration.name, "maps": run.maps},
                               "params": dict(feed.source.params)}
+        # The target's own preparation of what it will write (Connector.prepare_write), if it has one.
+        overridden = type(run.target).prepare_write is not Connector.prepare_write
+        self.prepare_write = run.target.prepare_write if overridden and feed.direction != "check" else None
 
     @pausing  # a page is thousands of fresh objects: no collection passes over them (engine.gcpause)
     def prepare(self, records: Sequence[dict[str, Any]]) -> Prepared:
@@ -74,7 +78,24 @@ class Preparer:
                             details={"field": exc.field, "expression": exc.expression})
                 continue
             items.append(item)
+        if self.prepare_write is not None and items:
+            self._prepare_write(items)
         return page
+
+    def _prepare_write(self, items: list[Item]) -> None:
+        """Hand the page's mapped records to the target's ``prepare_write``; its records replace them."""
+        mapped = [m for item in items for m in item.mapped]
+        target, resource = self.run.target, self.feed.target.resource
+        ready = self.prepare_write(resource, mapped)  # type: ignore[misc]
+        if type(ready) is not list or len(ready) != len(mapped):
+            raise ConnectorError(f"connector {target.name!r} prepare_write({resource!r}) returned "
+                                 f"{len(ready) if isinstance(ready, list) else type(ready).__name__} for "
+                                 f"{len(mapped)} records: it must return one record per record, in order")
+        at = 0
+        for item in items:
+            n = len(item.mapped)
+            item.mapped = ready[at:at + n]
+            at += n
 
 
     # -- steps -----------------------------------------------------------------------------------

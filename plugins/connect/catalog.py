@@ -10,11 +10,11 @@ from sqlalchemy import delete, select
 
 from engine.connector import WriteOutcome
 from engine.errors import RecordError, Severity
-from engine.store.jsontext import plain
 from plugins.connect import coerce
 from plugins.connect.bulk import Batch, Target, allowed_columns, failed, write_all
 from plugins.connect.keyed import select_by_keys, update_by_keys
-from plugins.connect.models import KEY, Product, ProductLink, ProductSupplier, Stock, Supplier
+from plugins.connect.models import Product, ProductLink, ProductSupplier, Stock, Supplier
+from plugins.connect.values import product_columns
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -31,65 +31,7 @@ PRODUCT_SUPPLIERS = Target(ProductSupplier.__table__, "external_id",
                            ("sku", "supplier_external_id", "supplier_reference", "price"), "product supplier",
                            scope=("integration",), created_at=False)
 _LINK_FIELDS = ("sku", "external_id", "remote")
-_DECIMAL = coerce.DECIMAL.match  # prices already in canonical form pass as they are
-_plain = plain  # store ids and attributes made of plain JSON data pass as they are
-_MONEY, _NUL, _INF = coerce.MONEY_LENGTH, coerce.NUL, float("inf")
-_EXACT = 2**53  # whole numbers up to this are exact as floats; their text is short
 _ANY_STOCK = select(Stock.__table__.c.sku).limit(1)
-
-
-def product_values(record: dict[str, Any]) -> dict[str, Any]:
-    """The product columns a record carries, coerced (absent fields are left out: not touched)."""
-    # Hot path (every product of every import): plain values skip the coercion calls.
-    values: dict[str, Any] = {}
-    if "name" in record:
-        v = record["name"]
-        values["name"] = v if (type(v) is str and _NUL not in v) or v is None else coerce.text(v, "name")
-    if "barcode" in record:
-        v = record["barcode"]
-        values["barcode"] = (v if v is None or (type(v) is str and len(v) <= 100 and _NUL not in v)
-                             else coerce.text(v, "barcode", 100))
-    if "weight_grams" in record:
-        v = record["weight_grams"]
-        if (type(v) is float and -_INF < v < _INF) or v is None:
-            values["weight_grams"] = v
-        elif type(v) is int and -_EXACT <= v <= _EXACT:  # Shopify's grams: a whole number, exact as a float
-            values["weight_grams"] = float(v)
-        else:
-            values["weight_grams"] = coerce.number(v, "weight_grams")
-    if "price" in record:
-        v = record["price"]
-        values["price"] = v if type(v) is str and len(v) <= _MONEY and _DECIMAL(v) else coerce.decimal_text(v, "price")
-    if "status" in record:
-        v = record["status"]
-        values["status"] = (v if v is None or (type(v) is str and len(v) <= 40 and _NUL not in v)
-                            else coerce.text(v, "status", 40))
-    if "attributes" in record:
-        v = record["attributes"]
-        values["attributes"] = v if v is None or (type(v) is dict and _plain(v)) else coerce.obj(v, "attributes")
-    return values
-
-
-def link_values(record: dict[str, Any]) -> dict[str, Any] | None:
-    """The store link a record carries (``external_id`` and/or ``remote``), or None."""
-    has_id, has_remote = "external_id" in record, "remote" in record
-    if not has_id and not has_remote:
-        return None
-    values: dict[str, Any] = {}
-    if has_id:
-        v = record["external_id"]
-        if type(v) is str and len(v) <= 255 and _NUL not in v:
-            values["external_id"] = v
-        elif type(v) is int and -_EXACT <= v <= _EXACT:  # a store's numeric id (Shopify's variant id)
-            values["external_id"] = str(v)
-        else:
-            values["external_id"] = coerce.text(v, "external_id", 255)
-    if has_remote:
-        v = record["remote"]
-        values["data"] = v if type(v) is dict and _plain(v) else coerce.obj(v, "remote")
-    if values.get("external_id") is None and values.get("data") is None:
-        return None
-    return values
 
 
 def write_products(session: Session, records: Sequence[dict[str, Any]], ctx: RunContext,
@@ -118,10 +60,7 @@ def write_products(session: Session, records: Sequence[dict[str, Any]], ctx: Run
     add = parsed.append
     for i, record in enumerate(records):
         try:
-            sku = record.get("sku")
-            if type(sku) is not str or not sku or len(sku) > KEY or _NUL in sku:
-                sku = coerce.key(sku, "sku")
-            add((i, sku, product_values(record), link_values(record)))
+            add((i, *product_columns(record)))
         except RecordError as exc:
             outcomes[i] = failed(str(record.get("sku") or ""), exc)
     skus = [p[1] for p in parsed]

@@ -136,6 +136,14 @@ class HubConnector(Connector):
 
         return access.write(self, resource, records, ctx)
 
+    def prepare_write(self, resource: str, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Products: each record's SKU and columns checked and coerced, so the write only compares and writes."""
+        if resource != "products":
+            return list(records)
+        from plugins.connect import values
+
+        return values.prepare(records)
+
     # -- operations (the embedding API and the CLI) -------------------------------------------------
 
     def set_stock(self, session: Session, sku: str, quantity: int, warehouse: str | None = None) -> dict[str, Any]:

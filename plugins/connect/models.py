@@ -19,8 +19,8 @@ from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String,
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine.store.models import Base
+from plugins.connect.values import KEY  # length of natural keys (sku, external ids; integration names are shorter)
 
-KEY = 255  # length of natural keys (sku, external ids, integration names are shorter)
 NULLABLE_JSON = JSON(none_as_null=True)  # None is SQL NULL, not the JSON text 'null'
 
 

@@ -12,6 +12,7 @@ from sqlalchemy import event, select
 from engine.connector import RunContext
 from engine.errors import ConnectorError, RecordError, Severity
 from plugins.connect.models import Product, ProductLink, Stock
+from plugins.connect.values import PREPARED
 
 
 def product(sku: str, **extra: Any) -> dict[str, Any]:
@@ -277,3 +278,32 @@ def test_fetch_by_sku(write: Any, hub: Any) -> None:
     write("products", [product("O-1", external_id="o1"), product("O-2")])
     found = list(hub.fetch("products", ["O-2", "O-1", "missing"], ctx=RunContext(integration="shop")))
     assert [(r["sku"], r["external_id"]) for r in found] == [("O-1", "o1"), ("O-2", None)]
+
+
+def test_prepared_records_write_what_the_records_would(write: Any, hub: Any, sessions: Any, clock: Any) -> None:
+    remote = {"product_id": 1, "variant_id": 2}
+    records = [product("P-1", weight_grams=300, external_id=2, remote=remote), {"name": "no sku"},
+               product("P-2", price="cheap"), product("P-3", attributes={"a": [1, 2.5]}), product("P-1", name="Twice")]
+    ready = hub.prepare_write("products", records)
+    assert len(ready) == len(records)
+    assert ready[1] is records[1] and ready[2] is records[2]  # refused: left for the write to refuse, with its error
+    assert set(ready[0]) == {"sku", PREPARED} and ready[0]["sku"] == "P-1"
+
+    out = write("products", ready)
+    assert [(o.key, o.action) for o in out] == [("P-1", "created"), ("", "error"), ("P-2", "error"),
+                                                ("P-3", "created"), ("P-1", "updated")]
+    assert "sku is missing" in str(out[1].error) and "'cheap'" in str(out[2].error)
+    row = stored(sessions, "P-1")
+    assert (row.name, row.weight_grams, row.attributes) == ("Twice", 250.0, None)  # the second P-1 won
+    assert stored(sessions, "P-3").attributes == {"a": [1, 2.5]}
+    with sessions() as s:
+        assert s.scalars(select(ProductLink.data).where(ProductLink.sku == "P-1")).one() == remote
+
+    clock.advance()
+    again = write("products", [product("P-1", name="Twice", external_id=2, remote=remote)])
+    assert [o.action for o in again] == ["unchanged"]  # raw and prepared records are the same values
+
+
+def test_only_products_are_prepared(hub: Any) -> None:
+    orders = [{"external_id": "1001", "status": "open"}]
+    assert hub.prepare_write("orders", orders) == orders
