@@ -23,6 +23,7 @@ from engine import hookimpl, readahead
 from engine.app import Engine
 from engine.errors import ConfigError, ConnectorError
 from tests.support import memstore, procs
+from tests.support.procs import gone
 
 PRODUCTS, PAGE = 25, 3  # 9 pages
 
@@ -43,15 +44,6 @@ def _forking_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
 def engine(db_url: str, tmp_path: Path) -> Iterator[Engine]:
     with build(db_url, tmp_path) as eng:
         yield eng
-
-
-def gone(pid: int) -> bool:
-    """The reader ended and was reaped (not left a zombie or running)."""
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return False
 
 
 def test_a_run_takes_the_pages_read_before_it_started(engine: Engine) -> None:

@@ -25,6 +25,7 @@ from engine.app import Engine
 from engine.store import journal
 from engine.store.models import Cursor, IntegrationState
 from tests.support import memstore
+from tests.support.procs import gone
 
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTS, PAGE = 25, 3  # 9 pages
@@ -52,14 +53,6 @@ def said_something(forked: earlyfork.Forked) -> None:
     """Wait until the reader has loaded and said what it reads with (its first word is not taken)."""
     assert forked._spawned is not None
     assert forked._spawned[1].poll(30)
-
-
-def gone(pid: int) -> bool:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return True
-    return False
 
 
 @pytest.fixture

@@ -98,3 +98,12 @@ class Proc:
         for stream in (self.popen.stdout, self.popen.stderr):
             if stream is not None:
                 stream.close()
+
+
+def gone(pid: int) -> bool:
+    """A forked child of this process ended and was reaped (not left a zombie or running)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
