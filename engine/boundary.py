@@ -86,10 +86,10 @@ def checked_page(page: Any, what: str) -> Page:
     return page
 
 
-def write_failed(exc: Exception, connector: str, resource: str) -> ConnectorError:
-    """A plain exception from a connector's ``write``, named after the connector."""
-    log.info("connector %r write(%r) raised", connector, resource, exc_info=True)
-    return ConnectorError(f"connector {connector!r} write({resource!r}) raised {type(exc).__name__}: {exc}")
+def write_failed(exc: Exception, connector: str, resource: str, call: str = "write") -> ConnectorError:
+    """A plain exception from a connector's ``write`` (or ``prepare_write``), named after the connector."""
+    log.info("connector %r %s(%r) raised", connector, call, resource, exc_info=True)
+    return ConnectorError(f"connector {connector!r} {call}({resource!r}) raised {type(exc).__name__}: {exc}")
 
 
 def outcome_problem(result: Any, expected: int, connector: str, resource: str) -> ConnectorError | None:

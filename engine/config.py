@@ -3,9 +3,8 @@
 :func:`load_config` works in three stages: YAML with line marks
 (:mod:`engine.yamlio`), JSON Schema plus semantic checks that collect every
 problem as ``file:line:col`` (:mod:`engine.schemacheck`, :mod:`engine.feedfiles`,
-:mod:`engine.mappingfiles`), then these frozen dataclasses. Nothing outside the
-loader sees a raw YAML dict. ``docs/configuration.md`` describes the formats.
-"""
+:mod:`engine.mappingfiles`), then these frozen dataclasses. Nothing outside the loader
+sees a raw YAML dict. ``docs/configuration.md`` describes the formats."""
 
 from __future__ import annotations
 
@@ -139,21 +138,19 @@ def load_config(source: str | Path | Mapping[str, Any], *, connectors: Mapping[s
         connectors: The registered connector classes by name.
         compiler: Compiles JMESPath with the built-in and plugin functions.
         env: Environment for ``${ENV_VAR}`` (default: ``os.environ``).
-        resolve_database: False keeps ``database_url`` as written, unchecked, and
-            loads no SQLAlchemy (:mod:`engine.earlyfork`, which finds the SQLite
-            file itself and checks it against the run's own configuration).
+        resolve_database: False keeps ``database_url`` as written, unchecked, and loads
+            no SQLAlchemy (:mod:`engine.earlyfork`, which checks it against the run's).
 
     Raises:
         ConfigValidationError: Every problem found, each with file, line, column
             and what is allowed instead; secrets are masked in the messages.
     """
-    return _Loader(connectors, compiler, os.environ if env is None else env,
-                   resolve_database=resolve_database).load(source)
+    return _Loader(connectors, compiler, os.environ if env is None else env, resolve_database).load(source)
 
 
 class _Loader:
     def __init__(self, connectors: Mapping[str, type[Connector]], compiler: Compiler,
-                 env: Mapping[str, str], *, resolve_database: bool = True) -> None:
+                 env: Mapping[str, str], resolve_database: bool = True) -> None:
         self.connectors = connectors
         self.resolve_database = resolve_database
         self.compiler = compiler
@@ -242,9 +239,8 @@ class _Loader:
             return DEFAULT_DATABASE
         if not self.resolve_database:
             return value
-        from sqlalchemy.engine import make_url
+        from sqlalchemy.engine import make_url  # loaded here: a reader forked before start-up does without it
         from sqlalchemy.exc import ArgumentError
-
         try:
             url = make_url(value)
         except ArgumentError:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from engine.boundary import HINTS, keyless
+from engine.boundary import HINTS, keyless, write_failed
 from engine.connector import Connector
-from engine.errors import ConnectorError, MappingError, Severity
+from engine.errors import ConnectorError, EngineError, MappingError, Severity
 from engine.gcpause import pausing
 from engine.pagedata import Item, Prepared
 from engine.store.records import empty_counts, printable
@@ -86,7 +86,12 @@ class Preparer:
         """Hand the page's mapped records to the target's ``prepare_write``; its records replace them."""
         mapped = [m for item in items for m in item.mapped]
         target, resource = self.run.target, self.feed.target.resource
-        ready = self.prepare_write(resource, mapped)  # type: ignore[misc]
+        try:
+            ready = self.prepare_write(resource, mapped)  # type: ignore[misc]
+        except EngineError:
+            raise
+        except Exception as exc:
+            raise write_failed(exc, target.name, resource, "prepare_write") from exc
         if type(ready) is not list or len(ready) != len(mapped):
             raise ConnectorError(f"connector {target.name!r} prepare_write({resource!r}) returned "
                                  f"{len(ready) if isinstance(ready, list) else type(ready).__name__} for "
@@ -96,7 +101,6 @@ class Preparer:
             n = len(item.mapped)
             item.mapped = ready[at:at + n]
             at += n
-
 
     # -- steps -----------------------------------------------------------------------------------
 

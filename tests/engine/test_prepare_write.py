@@ -55,3 +55,16 @@ def test_a_prepare_write_that_loses_records_fails_the_run_naming_it(db_url: str,
         assert "connector 'connect' prepare_write('products') returned" in (info.message or "")
         assert "it must return one record per record, in order" in (info.message or "")
         assert engine.hub_list("products") == []
+
+
+def test_a_prepare_write_that_raises_fails_the_run_naming_it(db_url: str, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(self: HubConnector, resource: str, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        raise KeyError("price")
+
+    monkeypatch.setattr(HubConnector, "prepare_write", broken)
+    with build(db_url, tmp_path) as engine:
+        info = engine.run("import_products", "shop")
+        assert info.status == "failed"
+        assert "connector 'connect' prepare_write('products') raised KeyError: 'price'" in (info.message or "")
+        assert engine.hub_list("products") == []
