@@ -205,7 +205,7 @@ class Connector:
         """The part of a write that needs nothing but the records: what :meth:`write` will then receive.
 
         Called once per page with its mapped records, where the page is prepared: in
-        the read-ahead process when there is one, on an instance that is never opened.
+        the read-ahead process when there is one, on an instance never opened there.
         Return one record per record, in order, each still carrying the resource's key;
         plain data only (it crosses processes). ``write`` must still take records that
         were not prepared (the hub's own commands, a host calling it). Default: as they are.
