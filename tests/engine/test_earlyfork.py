@@ -208,6 +208,7 @@ def test_the_guess_is_what_the_engine_reads_from_the_same_rows(states: tuple[Pat
     engine.run(FEED, "shop")
     assert earlyfork.guess(database, "shop", FEED, incremental=True) == engine_guess(engine, FEED)
     assert earlyfork.guess(database, "shop", FEED, incremental=True)[0] is not None
+    assert earlyfork.guess(database, "shop", FEED, incremental=False)[0] is None  # a feed without a cursor reads none
     engine.go_live("shop", force=True, reason="test")
     engine.run("import_stock", "shop")
     for feed in (FEED, "import_stock"):
