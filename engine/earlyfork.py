@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-AHEAD = 64  # pages the reader may read before the run takes the first: what the pipe holds bounds it first
+AHEAD = 64  # pages the reader may read before the run takes the first (and engine.pipes.OUTBOX_BYTES beyond the pipe)
 FIRST_WORD = 10.0  # seconds the command waits, once it has loaded, for the reader to say what it reads with
 # A SQLite file as a URL names it with nothing SQLAlchemy would decode or add (the run checks it is the same file).
 _SQLITE_FILE = re.compile(r"sqlite(?:\+pysqlite)?:///(?!:memory:|file:)([^?#%]+)")

@@ -15,9 +15,10 @@ moment resumes from the last committed page as before.
   connector's own generator, open connection included: this process does not
   use the source again until the reader is done or killed.
 - Memory stays bounded: the child runs at most ``AHEAD`` pages in front of the
-  parent (it waits for the parent to take a page before reading further), and the
-  pipe between them has room for those pages, so neither waits on the other's
-  slow page.
+  parent (it waits for the parent to take a page before reading further). A thread
+  of the child writes them to the pipe (:class:`engine.pipes.Outbox`), so reading
+  never waits on a full pipe: neither process waits on the other's slow page, and an
+  early reader (:func:`start_with`) reads on while the command is still starting.
 - The child never touches the database and dies with its parent: it exits when
   the pipe closes, and on Linux the kernel kills it when the parent dies.
 - An error in the child (a store that refuses the credentials, a page that never
@@ -47,6 +48,7 @@ from collections.abc import Callable, Generator, Iterator
 from multiprocessing.connection import Connection
 from typing import Any
 
+from engine import pipes
 from engine.connector import Page
 from engine.errors import EngineError
 from engine.gcpause import paused
@@ -200,8 +202,8 @@ def _spawn(source: Iterator[Page | None] | None, prepare: Callable[[list[dict[st
            setup: Setup | None = None, ahead: int = AHEAD, told: str = "reading ahead in process %d"
            ) -> tuple[int, Connection, Connection] | None:
     """Fork the reader of ``source``: (its pid, the pages' read end, the acks' write end), or None."""
-    pages_in, pages_out = _pipe(PIPE_BYTES)  # child -> parent: prepared pages
-    acks_in, acks_out = _pipe()  # parent -> child: "taken, read on" (or "stop")
+    pages_in, pages_out = pipes.pipe(PIPE_BYTES)  # child -> parent: prepared pages
+    acks_in, acks_out = pipes.pipe()  # parent -> child: "taken, read on" (or "stop")
     for stream in (sys.stdout, sys.stderr):  # the child must not inherit (and print again) what is buffered
         with contextlib.suppress(Exception):
             stream.flush()
@@ -260,17 +262,6 @@ def _receive(pid: int, pages_in: Connection, acks_out: Connection) -> Generator[
         _reap(pid, kill=not done)
 
 
-def _pipe(size: int = 0) -> tuple[Connection, Connection]:
-    """A one-way pipe (read end, write end) whose kernel buffer holds ``size`` bytes where Linux allows."""
-    r, w = os.pipe()
-    if size:
-        with contextlib.suppress(OSError, AttributeError):
-            import fcntl
-
-            fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, size)
-    return Connection(r, writable=False), Connection(w, readable=False)
-
-
 def _child(pages: Connection, acks: Connection, source: Iterator[Page | None] | None,
            prepare: Callable[[list[dict[str, Any]]], Any] | None, parent: int, *, setup: Setup | None = None,
            ahead: int = AHEAD) -> None:  # pragma: no cover - the child
@@ -283,26 +274,29 @@ def _child(pages: Connection, acks: Connection, source: Iterator[Page | None] | 
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         _die_with_parent(parent)
+        out = pipes.Outbox(pages)
         if setup is not None:
             said, source, prepare = setup()
-            pages.send_bytes(pickle.dumps(("said", said)))
+            out.send(pickle.dumps(("said", said)))
         gc.freeze()  # what the parent built is never walked here; pages are parsed with collection held
         sent = 0  # pages sent that the parent has not taken yet
         for page in source if source is not None and prepare is not None else ():
             if page is None:
                 continue
-            pages.send_bytes(_PAGE + encode_page(page.cursor, page.total, prepare(page.records)))
+            out.send(_PAGE + encode_page(page.cursor, page.total, prepare(page.records)))
             sent += 1
             while sent >= ahead or (sent and acks.poll()):
                 if acks.recv_bytes() != _MORE:
                     raise _Stopped
                 sent -= 1
-        pages.send_bytes(pickle.dumps(("end",)))
+        out.send(pickle.dumps(("end",)))
+        out.flush()
     except (EOFError, BrokenPipeError, _Stopped):
         pass  # the parent is gone or stopped reading: nothing to tell it
     except BaseException as exc:  # everything goes to the parent, which decides
-        with contextlib.suppress(Exception):
-            pages.send_bytes(pickle.dumps(("error", *_describe(exc))))
+        with contextlib.suppress(Exception):  # (without an outbox, the parent finds the pipe closed)
+            out.send(pickle.dumps(("error", *_describe(exc))))
+            out.flush()
         code = 1
     finally:
         with contextlib.suppress(Exception):

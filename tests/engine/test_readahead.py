@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import select
 import threading
 from pathlib import Path
@@ -24,6 +25,7 @@ from engine.errors import ConnectorError, EngineError, TransientError
 from plugins.connect.models import Product, ProductLink
 from tests.engine.test_crash import run_in_subprocess
 from tests.support import memstore
+from tests.support.procs import gone
 
 PRODUCTS, PAGE = 61, 2  # 31 pages, the last one short: enough for the reader to be forked after the first
 
@@ -180,3 +182,64 @@ def test_pages_come_in_order_with_their_cursor_and_prepared_records(count: int, 
     assert [(p.cursor, p.total, prepared) for p, prepared in got] == [
         ({"page": n}, total, ([n * 10, -n * 10], forked and n > 1)) for n in range(1, count + 1)]
     assert all(p.records == [] for p, _ in got[1:]) == forked  # the reader keeps its records
+
+
+def test_an_early_reader_reads_its_pages_ahead_though_the_pipe_holds_fewer() -> None:
+    """Pages the pipe has no room for wait in the reader, which reads on (up to ``ahead``) while the run starts."""
+    big = "x" * (readahead.PIPE_BYTES // 3)  # the pipe holds about three such pages
+    ahead, count = 8, 12
+    notify_r, notify_w = os.pipe()
+
+    def setup() -> Any:
+        def source() -> Any:
+            for n in range(1, count + 1):
+                os.write(notify_w, b".")  # page n is being read
+                yield Page(records=[{"n": n, "blob": big}], cursor={"page": n})
+        return {"said": "hello"}, source(), lambda records: [(r["n"], r["blob"]) for r in records]
+
+    spawned = readahead.start_with(setup, ahead=ahead)
+    assert spawned is not None
+    os.close(notify_w)
+    pid, messages, acks = spawned
+    try:
+        reading = b""
+        while len(reading) < ahead:  # the reader gets to its ahead-th page before this process takes one
+            ready, _, _ = select.select([notify_r], [], [], 30)
+            assert ready, f"the reader stopped at page {len(reading)} of {ahead}, on a full pipe"
+            reading += os.read(notify_r, ahead - len(reading))
+        assert not select.select([notify_r], [], [], 0.2)[0], "the reader read past its ahead pages"
+        assert messages.poll(30)
+        assert pickle.loads(messages.recv_bytes()) == ("said", {"said": "hello"})
+        early = readahead.Early(pid, messages, acks, cursor=None, mode="test")
+        got = [(page.cursor, prepared) for page, prepared in early.pages()]
+    finally:
+        os.close(notify_r)
+    assert got == [({"page": n}, [(n, big)]) for n in range(1, count + 1)]
+    assert gone(pid)
+
+
+def test_the_reader_holds_at_most_its_byte_limit_beyond_the_pipe() -> None:
+    """A store with very large pages: the reader waits once this many bytes wait for the pipe."""
+    from engine import pipes
+
+    size, limit = 100_000, 350_000
+    taken, given = pipes.pipe()  # the pipe's own room (64 KiB) holds less than one message
+    outbox = pipes.Outbox(given, limit=limit)
+    sent: list[int] = []
+
+    def produce() -> None:
+        for n in range(10):
+            outbox.send(bytes([n]) * size)
+            sent.append(n)
+        outbox.flush()
+
+    producer = threading.Thread(target=produce, daemon=True)
+    producer.start()
+    producer.join(0.5)  # long enough to queue all ten if nothing held it back
+    assert producer.is_alive() and len(sent) <= limit // size, f"{len(sent)} messages queued beyond the limit"
+    got = [taken.recv_bytes() for _ in range(10)]
+    producer.join(30)
+    assert not producer.is_alive()
+    assert got == [bytes([n]) * size for n in range(10)]
+    taken.close()
+    given.close()
