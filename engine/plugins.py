@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from engine import hookspecs
+from engine import entrypoints, hookspecs
 from engine.connector import Connector
+from engine.entrypoints import EntryPoint
 from engine.errors import PluginError
 
 if TYPE_CHECKING:
@@ -38,13 +39,13 @@ def build_manager(*, blocked: Iterable[str] = (), plugins: Sequence[object] | No
     Raises:
         PluginError: A plugin failed to load or implements a hook no spec declares.
     """
-    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm = _Manager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     for name in blocked:
         pm.set_blocked(name)
     try:
         if plugins is None:
-            pm.load_setuptools_entrypoints(hookspecs.PROJECT)
+            _load_entry_points(pm)
         else:
             for plugin in plugins:
                 # A module is named after itself; an instance after its class (not its id()), numbered
@@ -58,27 +59,42 @@ def build_manager(*, blocked: Iterable[str] = (), plugins: Sequence[object] | No
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         raise PluginError(f"plugin {_plugin_name(pm, exc.plugin)!r} is invalid: {exc}") from exc
-    except Exception as exc:  # a plugin that cannot even be imported names itself
-        name = _failing_entry_point(pm)
-        raise PluginError(_load_failure(name, exc), plugin=name) from exc
+    except _LoadFailed as failed:  # a plugin that cannot even be imported names itself
+        raise PluginError(_load_failure(failed.name, failed.error), plugin=failed.name) from failed.error
+    except Exception as exc:  # pluggy refusing a registration (the same module under two names)
+        raise PluginError(_load_failure(None, exc)) from exc
     if os.environ.get(TRACE_ENV):
         pm.trace.root.setwriter(sys.stderr.write)
         pm.enable_tracing()
     return pm
 
 
-def _failing_entry_point(pm: pluggy.PluginManager) -> str | None:
-    """The first ``connect_engine`` entry point, not blocked, that fails to load (None if they all load)."""
-    from importlib.metadata import entry_points
+class _Manager(pluggy.PluginManager):
+    """A plugin manager that knows which installed distribution each entry-point plugin came from."""
 
-    for ep in entry_points(group=hookspecs.PROJECT):
-        if pm.is_blocked(ep.name):
+    def __init__(self, project_name: str) -> None:
+        super().__init__(project_name)
+        self.entry_points: dict[str, EntryPoint] = {}
+
+
+class _LoadFailed(Exception):
+    def __init__(self, name: str, error: Exception) -> None:
+        super().__init__(name)
+        self.name, self.error = name, error
+
+
+def _load_entry_points(pm: _Manager) -> None:
+    """Register the ``connect_engine`` entry points as pluggy's ``load_setuptools_entrypoints`` does: in order,
+    skipping names blocked or taken (:mod:`engine.entrypoints` finds them without importing importlib.metadata)."""
+    for ep in entrypoints.find(hookspecs.PROJECT):
+        if pm.get_plugin(ep.name) or pm.is_blocked(ep.name):
             continue
         try:
-            ep.load()
-        except Exception:
-            return ep.name
-    return None
+            plugin = ep.load()
+        except Exception as exc:
+            raise _LoadFailed(ep.name, exc) from exc
+        pm.register(plugin, name=ep.name)
+        pm.entry_points[ep.name] = ep
 
 
 def _load_failure(name: str | None, exc: Exception) -> str:
@@ -216,20 +232,17 @@ class Hooks:
 
     def plugins(self) -> list[PluginInfo]:
         """Every registered plugin with its distribution, version and implemented hooks."""
-        dists = {id(p): d for p, d in self.pm.list_plugin_distinfo()}
+        dists = {id(p): (d.project_name, d.version) for p, d in self.pm.list_plugin_distinfo()}
+        ours: Mapping[str, EntryPoint] = getattr(self.pm, "entry_points", {})
         out = []
         for plugin in self.pm.get_plugins():
             if plugin is hookspecs:
                 continue
             name = _plugin_name(self.pm, plugin)
-            dist = dists.get(id(plugin))
+            ep = ours.get(name)
+            distribution, version = ep.distribution() if ep is not None else dists.get(id(plugin), (None, None))
             hooks = tuple(sorted(h.name for h in self.pm.get_hookcallers(plugin) or ()))
-            out.append(PluginInfo(
-                name=name,
-                distribution=dist.project_name if dist else None,
-                version=dist.version if dist else None,
-                hooks=hooks,
-            ))
+            out.append(PluginInfo(name=name, distribution=distribution, version=version, hooks=hooks))
         return sorted(out, key=lambda p: p.name)
 
     # -- internals ------------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -16,10 +15,19 @@ from plugins.shopify.variants import complete as complete_variants
 if TYPE_CHECKING:  # the client (and httpx) load when a run opens it: a process that only writes the hub never does
     from plugins.shopify.client import ShopifyClient
 
-try:
-    __version__ = importlib.metadata.version("connect-engine")
-except importlib.metadata.PackageNotFoundError:  # running from a source tree
-    __version__ = "0"
+
+class _DistributionVersion:
+    """The installed distribution's version, looked up when read (importlib.metadata costs every command
+    20 ms or more to import, and only ``plugins`` shows a connector's version)."""
+
+    def __get__(self, instance: object, owner: type | None = None) -> str:
+        import importlib.metadata
+
+        try:
+            return importlib.metadata.version("connect-engine")
+        except importlib.metadata.PackageNotFoundError:  # running from a source tree
+            return "0"
+
 
 #: Ids per request of ``ids=`` filters (Shopify's page size).
 IDS_CHUNK = 250
@@ -63,7 +71,7 @@ class ShopifyConnector(Connector):
 
     name = "shopify"
     title = "Shopify"
-    version = __version__
+    version = _DistributionVersion()  # type: ignore[assignment]
     feed_set = "shopify"
     settings_schema = SCHEMA
     resources: ClassVar[Mapping[str, Resource]] = {r.name: r for r in (
