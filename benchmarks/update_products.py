@@ -12,7 +12,11 @@ process, each with its own SQLite file:
 
 The engine runs exactly as a user runs it: ``connect-engine --config engine.yaml
 run update_products --integration bench --json`` with a generated engine.yaml
-(the console script's code, in a fresh interpreter). The floor is plain httpx +
+(the console script's code, in a fresh interpreter). ``host`` is the same engine as a
+long-running process holds it (``serve``, a host service; ``benchmarks/host_process.py``):
+built once, then ``update_products`` run in it for each phase, with no read-ahead fork (as
+``serve`` runs feeds); its wall time is the run call's, with no process start to pay, so it
+has no ratio to the floor. The floor is plain httpx +
 sqlite3 ``executemany`` (``peers/baseline_httpx_sqlite.py`` of the shared peer
 benchmark, found next to the repository by default). ``--peers`` adds the other
 tools of that benchmark (Singer SDK tap + target, Airbyte's declarative CDK, dlt's
@@ -21,7 +25,7 @@ rest_api source), run from their own virtualenv (``--peer-python``; the shared
 with another tool; medians are reported. Wall time includes interpreter start and
 imports; peak RSS counts a tool's child processes too (``benchmarks/measure.py``).
 
-    python benchmarks/update_products.py [--ns 10000,100000] [--reps 3] [--floor PATH]
+    python benchmarks/update_products.py [--ns 10000,100000] [--reps 3] [--floor PATH] [--no-host]
         [--peers singer,airbyte,dlt --peer-python PEER_VENV/bin/python]
 
 Prints figures and the targets' PASS/MISS; asserts nothing.
@@ -30,8 +34,10 @@ Prints figures and the targets' PASS/MISS; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sqlite3
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -85,6 +91,41 @@ def run_engine(work: Path, timeout: float) -> tuple[Measured, int, int, float]:
     return m, rows, counts.get("read", 0), float(info.get("duration") or 0.0)
 
 
+class Host:
+    """``benchmarks/host_process.py`` over its own engine.yaml: one process for every phase of a repetition."""
+
+    def __init__(self, work: Path) -> None:
+        self.proc = subprocess.Popen([PY, str(REPO / "benchmarks" / "host_process.py"), str(work / "engine.yaml"),
+                                      INTEGRATION], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                     cwd=work, env=repo_env(BENCH_SHOPIFY_TOKEN=TOKEN))
+        self._answer()  # {"ready": seconds}: built
+
+    def run(self) -> tuple[Measured, int, int, float]:
+        """One run of the feed in the process: its call (as a Measured), variant rows, products, duration."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("run\n")
+        self.proc.stdin.flush()
+        info = self._answer()
+        counts = info.get("counts") or {}
+        if info.get("status") != "success":
+            raise RuntimeError(f"host run failed (status {info.get('status')}): {info.get('message')}")
+        rows = counts.get("created", 0) + counts.get("updated", 0) + counts.get("unchanged", 0)
+        m = Measured(wall_s=float(info["wall"]), peak_rss_mib=float(info["rss"]), rc=0, stdout="", stderr="")
+        return m, rows, counts.get("read", 0), float(info.get("duration") or 0.0)
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+    def _answer(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the host process ended (exit {self.proc.wait()})")
+        return json.loads(line)  # type: ignore[no-any-return]
+
+
 def run_peer(script: Path, python: str, work: Path, url: str, timeout: float) -> tuple[Measured, int, int, float]:
     """One run of a peer script of the shared benchmark (the floor is one): process, variant rows, products, seconds.
 
@@ -120,7 +161,7 @@ PEERS = {"singer": "singer_sdk_tap.py", "airbyte": "airbyte_cdk_declarative.py",
 
 def one_rep(n: int, rep: int, args: argparse.Namespace, floor: Path | None, root: Path) -> list[dict[str, Any]]:
     """Both tools, both phases, against one fresh sandbox; returns one result per (tool, phase)."""
-    tools = ["engine"] + (["floor"] if floor else []) + list(args.peer_list)
+    tools = ["engine"] + (["floor"] if floor else []) + ([] if args.no_host else ["host"]) + list(args.peer_list)
     tools = tools[rep % len(tools):] + tools[:rep % len(tools)]  # each rep starts with another tool
     out: list[dict[str, Any]] = []
     with SandboxProcess(n, seed=args.seed, token=TOKEN) as sandbox:
@@ -131,12 +172,19 @@ def one_rep(n: int, rep: int, args: argparse.Namespace, floor: Path | None, root
             shutil.rmtree(works[tool], ignore_errors=True)
             works[tool].mkdir(parents=True)
         engine_yaml(works["engine"], sandbox.url)
+        host = None
+        if "host" in works:
+            engine_yaml(works["host"], sandbox.url)
+            host = Host(works["host"])
         for phase in PHASES:
             if phase == "incr":
                 changed = sandbox.control("POST", f"products/touch?pct={args.pct:g}")["changed"]
             for tool in tools:
                 if tool == "engine":
                     m, rows, products, inrun = run_engine(works[tool], args.timeout)
+                elif tool == "host":
+                    assert host is not None
+                    m, rows, products, inrun = host.run()
                 elif tool == "floor":
                     assert floor is not None
                     m, rows, products, inrun = run_peer(floor, PY, works[tool], sandbox.url, args.timeout)
@@ -148,7 +196,10 @@ def one_rep(n: int, rep: int, args: argparse.Namespace, floor: Path | None, root
                 print(f"N={n} rep={rep} {tool:6s} {phase:4s} wall={m.wall_s:7.3f}s in-run={inrun:7.3f}s "
                       f"rss={m.peak_rss_mib:6.1f}MiB "
                       f"rows={rows} products={products}", flush=True)
-        totals = {"engine": db_totals(works["engine"] / "engine.db", ENGINE_TOTALS)}
+        if host is not None:
+            host.close()
+        totals = {tool: db_totals(works[tool] / "engine.db", ENGINE_TOTALS) for tool in ("engine", "host")
+                  if tool in works}
         if floor:
             totals["floor"] = db_totals(works["floor"] / "peer.db", FLOOR_TOTALS)
         ok = all(t[0] == variants for t in totals.values()) and len({t[1] for t in totals.values()}) == 1
@@ -175,11 +226,11 @@ def summarize(results: list[dict[str, Any]], ns: list[int], have_floor: bool) ->
     for n in ns:
         for phase in PHASES:
             floor = med.get((n, "floor", phase))
-            for tool in ("floor", "engine", *PEERS):
+            for tool in ("floor", "engine", "host", *PEERS):
                 m = med.get((n, tool, phase))
                 if m is None:
                     continue
-                ratio = f"{m['wall'] / floor['wall']:.2f}x" if floor else "-"
+                ratio = f"{m['wall'] / floor['wall']:.2f}x" if floor and tool != "host" else "-"
                 rows.append([f"{n:,}", tool, phase, f"{m['wall']:.3f}", f"{m['inrun']:.3f}",
                              f"{m['rows'] / m['wall']:,.0f}",
                              f"{m['rss']:.1f}", ratio, f"{m['rows']:,.0f}", f"{m['products']:,.0f}",
@@ -212,6 +263,11 @@ def summarize(results: list[dict[str, Any]], ns: list[int], have_floor: bool) ->
                           f"by wall (target >= {TARGET_INCR_SPEEDUP:g}x)")
             checks.append(f"{'PASS' if inrun >= TARGET_INCR_SPEEDUP else 'MISS'}  N={n:,}: the same without process "
                           f"start (the runs' own timers): {incr['inrun']:.3f}s vs {full['inrun']:.3f}s = {inrun:.1f}x")
+            hfull, hincr = med.get((n, "host", "full")), med.get((n, "host", "incr"))
+            if hfull and hincr:
+                hs = hfull["wall"] / hincr["wall"]
+                checks.append(f"{'PASS' if hs >= TARGET_INCR_SPEEDUP else 'MISS'}  N={n:,}: in a long-running "
+                              f"process (host): {hincr['wall']:.3f}s vs {hfull['wall']:.3f}s = {hs:.1f}x")
             flo_full, flo_incr = med.get((n, "floor", "full")), med.get((n, "floor", "incr"))
             if flo_full and flo_incr:
                 checks.append(f"      (the floor itself: {flo_full['wall'] / flo_incr['wall']:.1f}x by wall, "
@@ -251,6 +307,7 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds per run")
     ap.add_argument("--work", type=Path, default=None, help="work folder (default: a temporary one)")
     ap.add_argument("--keep", action="store_true", help="keep the databases")
+    ap.add_argument("--no-host", action="store_true", help="leave out the engine in a long-running process")
     args = ap.parse_args()
     ns = [int(x) for x in args.ns.split(",") if x]
     args.peer_list = [p for p in args.peers.split(",") if p]
@@ -273,7 +330,8 @@ def main() -> None:
     checks.extend(stack_floor(results, ns, args.reps))
     print()
     print(f"update_products, medians of {args.reps}: records/s = variant rows / process wall; in-run = the tool's "
-          "own timer after start-up (engine: the execution's duration); x floor = wall / floor wall")
+          "own timer after start-up (engine: the execution's duration); x floor = wall / floor wall; "
+          "host: the engine in a long-running process, wall = the run call")
     print(text)
     print()
     for line in checks:

@@ -1,0 +1,45 @@
+"""The engine as a long-running process holds it (``serve``, or a host service), for ``update_products.py``.
+
+Builds the engine from an engine.yaml once, prints ``{"ready": seconds}``, then for
+each ``run`` line on standard input runs ``update_products`` of the integration the
+way ``serve`` does (in this process, no read-ahead fork) and prints one JSON line:
+the call's wall seconds, the execution's status, duration and counts, and this
+process's peak RSS so far. Ends at end of input.
+
+    python benchmarks/host_process.py ENGINE_YAML INTEGRATION
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine.app import Engine  # noqa: E402
+
+FEED = "update_products"
+
+
+def main() -> None:
+    """Build the engine, then run the feed once per ``run`` line."""
+    config, integration = sys.argv[1], sys.argv[2]
+    started = time.perf_counter()
+    with Engine.from_config(config) as engine:
+        print(json.dumps({"ready": time.perf_counter() - started}), flush=True)
+        for line in sys.stdin:
+            if line.strip() != "run":
+                break
+            began = time.perf_counter()
+            info = engine.run(FEED, integration, trigger="manual")
+            wall = time.perf_counter() - began
+            rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+            print(json.dumps({"wall": wall, "status": info.status, "duration": info.duration, "counts": info.counts,
+                              "message": info.message, "rss": rss_mib}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
