@@ -22,7 +22,8 @@ benchmark, found next to the repository by default). ``--peers`` adds the other
 tools of that benchmark (Singer SDK tap + target, Airbyte's declarative CDK, dlt's
 rest_api source), run from their own virtualenv (``--peer-python``; the shared
 ``peers/run_all.sh`` builds one) against the same sandbox. Each repetition starts
-with another tool; medians are reported. Wall time includes interpreter start and
+with another tool, and the disk's write-back of what the previous tool wrote is done
+before the next starts (``os.sync``); medians are reported. Wall time includes interpreter start and
 imports; peak RSS counts a tool's child processes too (``benchmarks/measure.py``).
 
     python benchmarks/update_products.py [--ns 10000,100000] [--reps 3] [--floor PATH] [--no-host]
@@ -35,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -180,6 +182,7 @@ def one_rep(n: int, rep: int, args: argparse.Namespace, floor: Path | None, root
             if phase == "incr":
                 changed = sandbox.control("POST", f"products/touch?pct={args.pct:g}")["changed"]
             for tool in tools:
+                os.sync()  # what the previous tool wrote goes to disk now, not during this tool's run
                 if tool == "engine":
                     m, rows, products, inrun = run_engine(works[tool], args.timeout)
                 elif tool == "host":
