@@ -32,9 +32,9 @@ class EntryPoint:
 
     def load(self) -> Any:
         """Import the module and return the object the entry point names."""
-        module, _, attrs = self.value.partition(":")
+        module, _, attrs = self.value.split("[", 1)[0].partition(":")  # extras ("[name]") select nothing here
         found: Any = importlib.import_module(module.strip())
-        for attr in filter(None, attrs.split("[", 1)[0].strip().split(".")):
+        for attr in filter(None, attrs.strip().split(".")):
             found = getattr(found, attr)
         return found
 

@@ -62,6 +62,7 @@ def test_an_entry_point_loads_the_object_it_names(tmp_path: Path, monkeypatch: p
     ep = entrypoints.EntryPoint("acme", "acme_hooks:Plugin.Inner [extra]", str(tmp_path))
     assert ep.load().__qualname__ == "Plugin.Inner"
     assert entrypoints.EntryPoint("acme", "acme_hooks", str(tmp_path)).load().__name__ == "acme_hooks"
+    assert entrypoints.EntryPoint("acme", "acme_hooks [extra]", str(tmp_path)).load().__name__ == "acme_hooks"
 
 
 def test_an_archive_on_the_path_is_searched_by_importlib_metadata(tmp_path: Path,
