@@ -21,15 +21,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from engine.errors import EngineError
 from engine.grouping import group_for_run, held_back
-from engine.reaper import reap_dead
-from engine.scheduler import TickResult, WorkItem
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # loaded with the engine: `connect-engine --help` imports the command's module, and this one
     from engine.app import Engine
+    from engine.scheduler import TickResult, WorkItem
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +76,8 @@ class Server:
 
     def serve(self, *, once: bool = False) -> int:
         """Loop until :meth:`request_stop` (or, with ``once``, run what is due now and wait for it); returns 0."""
+        from sqlalchemy.exc import SQLAlchemyError
+
         eng = self.engine
         self._reap()
         scheduler = eng.scheduler
@@ -149,6 +148,8 @@ class Server:
         return min(self.max_interval, max(MIN_INTERVAL, (nxt - now).total_seconds() + MIN_INTERVAL))
 
     def _reap(self, now: datetime | None = None) -> None:
+        from engine.reaper import reap_dead
+
         for info in reap_dead(self.engine, now):
             self.on_event(f"execution {info.id} ({info.feed} of {info.integration}) was left running by a "
                           "process that died; marked failed, the feed resumes from its last committed page")

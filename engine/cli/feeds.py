@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import click
-from sqlalchemy import select
 
 from engine.cli import cli
 from engine.cli.common import echo_json, get_engine, handle_errors, json_option, table
-from engine.store.models import FeedState
 
 
 @cli.command("feeds")
@@ -17,6 +15,10 @@ from engine.store.models import FeedState
 @handle_errors
 def feeds_cmd(ctx: click.Context, integration: str | None, as_json: bool) -> None:
     """List feeds: direction, source -> target, schedule, re-check schedule, last run."""
+    from sqlalchemy import select  # loaded when the command runs: `--help` imports this module for its help line
+
+    from engine.store.models import FeedState
+
     engine = get_engine(ctx)
     names = [integration] if integration else sorted(engine.config.integrations)
     with engine.sessions() as s:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from engine.cli import cli
 from engine.cli.common import EXIT_FAILED, echo_json, get_engine, handle_errors, json_option, table
 from engine.cli.render import when
-from engine.golive import ModeReport
+
+if TYPE_CHECKING:  # `connect-engine --help` imports this module for its help line
+    from engine.golive import ModeReport
 
 
 @cli.group("integrations")

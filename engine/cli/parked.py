@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from engine.cli import cli
 from engine.cli.common import EXIT_FAILED, echo_json, get_engine, handle_errors, json_option, known_or_found, table
 from engine.cli.render import PARKED_HEADERS, duration, parked_row
-from engine.scheduler import TickResult
+
+if TYPE_CHECKING:  # `connect-engine --help` imports this module for its help line
+    from engine.scheduler import TickResult
 
 
 @cli.group("parked", invoke_without_command=True)

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 import click
 
 from engine.cli import cli
 from engine.cli.common import get_engine, handle_errors
 from engine.cli.render import duration, when
-from engine.scheduler import TickResult
 from engine.serve import DEFAULT_MAX_INTERVAL, Server
+
+if TYPE_CHECKING:  # `connect-engine --help` imports this module for its help line
+    from engine.scheduler import TickResult
 
 
 @cli.command("serve")

@@ -10,22 +10,23 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-import yaml
 
-from engine import hubapi
-from engine.app import Engine
 from engine.errors import ConfigError, EngineError
-from engine.progress import ProgressLine
-from engine.store.records import ExecutionInfo
-from plugins.shopify.sandbox import ShopifySandbox
+
+if TYPE_CHECKING:  # loaded when the demo runs: `connect-engine --help` imports this module for its help line
+    from engine.app import Engine
+    from engine.store.records import ExecutionInfo
+    from plugins.shopify.sandbox import ShopifySandbox
 
 DEMO_TOKEN = "shpat_demo_sandbox_token"
 
 
 def _demo_config(config_path: Path) -> tuple[dict[str, Any], str]:
+    import yaml
+
     raw = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
     shops = [n for n, i in (raw.get("integrations") or {}).items() if (i or {}).get("connector") == "shopify"]
     if not shops:
@@ -51,6 +52,8 @@ class Demo:
         click.secho(f"\n== {title}", bold=True)
 
     def run(self, feed: str) -> ExecutionInfo:
+        from engine.progress import ProgressLine
+
         progress = ProgressLine(f"{feed} of {self.shop}")
         try:
             info = self.engine.run(feed, self.shop, progress=progress)
@@ -82,6 +85,9 @@ class Demo:
 
 def run_demo(config_path: Path, products: int, orders: int, seed: int) -> int:
     """The whole cycle; returns the process exit code."""
+    from engine.app import Engine
+    from plugins.shopify.sandbox import ShopifySandbox
+
     raw, shop = _demo_config(config_path)
     click.echo(f"Starting the Shopify sandbox ({products} products, {orders} orders, seed {seed})...")
     with ShopifySandbox(products=products, orders=orders, seed=seed, token=DEMO_TOKEN, rate_limit=True) as sb:
@@ -93,6 +99,8 @@ def run_demo(config_path: Path, products: int, orders: int, seed: int) -> int:
 
 
 def _cycle(d: Demo) -> None:
+    from engine import hubapi
+
     eng, shop, sb = d.engine, d.shop, d.sb
     d.step("1. Import from the store (test mode: nothing is written to the store)")
     for feed in ("import_new_products", "import_product_images", "import_stock_levels", "import_new_orders"):
