@@ -22,9 +22,12 @@ benchmark, found next to the repository by default). ``--peers`` adds the other
 tools of that benchmark (Singer SDK tap + target, Airbyte's declarative CDK, dlt's
 rest_api source), run from their own virtualenv (``--peer-python``; the shared
 ``peers/run_all.sh`` builds one) against the same sandbox. Each repetition starts
-with another tool, and the disk's write-back of what the previous tool wrote is done
-before the next starts (``os.sync``); medians are reported. Wall time includes interpreter start and
-imports; peak RSS counts a tool's child processes too (``benchmarks/measure.py``).
+with another tool, and each tool starts once the disk has written back what the one
+before it wrote (``os.sync``); medians are reported. The project's bytecode is compiled
+first, as installing a wheel writes it (a tree edited since ``make setup``, on a machine
+that sets ``PYTHONDONTWRITEBYTECODE``, would compile the edited modules in every run).
+Wall time includes interpreter start and imports; peak RSS counts a tool's child
+processes too (``benchmarks/measure.py``).
 
     python benchmarks/update_products.py [--ns 10000,100000] [--reps 3] [--floor PATH] [--no-host]
         [--peers singer,airbyte,dlt --peer-python PEER_VENV/bin/python]
@@ -322,6 +325,9 @@ def main() -> None:
     if not floor.is_file():
         print(f"# the floor {floor} is absent: its columns are skipped", flush=True)
         floor = None
+    # The project's bytecode, current, as installing a wheel writes it: a tree edited since `make setup` (or a
+    # machine that sets PYTHONDONTWRITEBYTECODE) would otherwise compile the edited modules in every run.
+    subprocess.run([PY, "-m", "compileall", "-q", "engine", "plugins"], cwd=REPO, check=True)
     root = args.work or Path(tempfile.mkdtemp(prefix="bench-update-products-"))
     root.mkdir(parents=True, exist_ok=True)
     print(f"# python {sys.version.split()[0]}, sqlite {sqlite3.sqlite_version}, work {root}", flush=True)
