@@ -19,7 +19,8 @@ Nothing is written from a guess. The run takes the pages only if all of this hol
 
 Otherwise the reader is killed and the run reads the store itself. Where this
 cannot apply (another database than a SQLite file, a feed that is not store ->
-hub, ``read_ahead: false``, a check, a disabled feed or a run-once feed that ran),
+hub, ``read_ahead: false``, a check, a disabled feed, a run-once feed that ran, or a
+feed another process runs now, whose run will be refused as locked),
 the reader says so and ends at once, and the command forks its reader the way
 :mod:`engine.earlyread` does, after it has loaded.
 """
@@ -164,6 +165,8 @@ def _setup(config_path: str, integration: str, feed: str, force: bool, plugins: 
     if why is not None:
         return why, None, None
     assert database is not None
+    if leased(database, integ.name, fd.name, parts.utcnow()):  # the run will be refused: read nothing for it
+        return "the feed is running in another process", None, None
     cursor, state_mode, last = guess(database, integ.name, fd.name, incremental=fd.incremental)
     if fd.run_once and last is not None and last[2] is not None and not force:
         return "it ran once", None, None
@@ -257,6 +260,32 @@ def guess(database: str, integration: str, feed: str, *, incremental: bool
         with contextlib.suppress(sqlite3.Error):
             con.close()
     return cursor, mode, last
+
+
+def leased(database: str, integration: str, feed: str, now: datetime) -> bool:
+    """Whether another run holds the feed's lease now (its lock row is there and not expired), read with sqlite3.
+
+    A run that will be refused as locked then reads no store pages for nothing; if the
+    lease ends before the command asks for it, the command reads the store itself.
+    """
+    if not os.path.isfile(database):
+        return False
+    import sqlite3
+
+    try:
+        con = sqlite3.connect(database, timeout=0, isolation_level=None)
+    except sqlite3.Error:
+        return False
+    try:
+        row = con.execute("SELECT lease_until FROM ce_locks WHERE integration = ? AND feed = ?",
+                          (integration, feed)).fetchone()
+        until = _moment(row[0]) if row is not None else None
+    except (sqlite3.Error, ValueError, TypeError):
+        return False
+    finally:
+        with contextlib.suppress(sqlite3.Error):
+            con.close()
+    return until is not None and until >= now
 
 
 def _moment(value: Any) -> datetime | None:

@@ -20,7 +20,7 @@ from engine.errors import EngineError
 from engine.pipeline import Pipeline
 from engine.store import journal
 from engine.store.db import reading
-from engine.store.models import IntegrationState
+from engine.store.models import IntegrationState, Lock
 
 if TYPE_CHECKING:
     from engine.runner import Runner
@@ -46,10 +46,13 @@ def read_early(runner: Runner, integration: str, feed: str, *, force: bool = Fal
             cursor = journal.load_cursor(s, integ.name, fd.name) if fd.incremental else None
             state = s.get(IntegrationState, integ.name)
             last = journal.last_run(s, integ.name, fd.name)
+            lease = s.get(Lock, (integ.name, fd.name))
     except DBAPIError:  # no tables yet (a new database), or a schema the run will bring up to date first
-        cursor, state, last = None, None, None
+        cursor, state, last, lease = None, None, None, None
     if fd.run_once and last is not None and last[2] is not None and not force:
         return None  # it ran once: the run will be refused
+    if lease is not None and lease.lease_until >= eng.clock():
+        return None  # another process runs the feed: the run will be refused as locked
     mode = state.mode if state is not None else integ.mode
     try:
         source = eng.connector_for(integ, fd.source.side)

@@ -14,14 +14,18 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from engine import hookimpl, readahead
 from engine.app import Engine
-from engine.errors import ConfigError, ConnectorError
+from engine.errors import ConfigError, ConnectorError, LockedError
+from engine.store import locks
+from engine.store.models import Lock
 from tests.support import memstore, procs
 from tests.support.procs import gone
 
@@ -109,6 +113,21 @@ def test_no_early_reader_for_a_run_once_feed_that_ran(engine: Engine) -> None:
     forced = engine.read_early("import_stock", "shop", force=True)
     assert forced is not None
     forced.cancel()
+
+
+def test_no_early_reader_for_a_feed_another_process_runs(engine: Engine) -> None:
+    """Its run will be refused as locked: nothing is read from the store for it (SQLite and PostgreSQL)."""
+    now = engine.clock()
+    with engine.sessions.begin() as s:
+        locks.acquire(s, "shop", "import_products", holder="other-host:4242", lease=timedelta(minutes=5), now=now)
+    assert engine.read_early("import_products", "shop") is None
+    with pytest.raises(LockedError):
+        engine.run("import_products", "shop", read_ahead=True, early=None)
+    with engine.sessions.begin() as s:  # the other run's lease ran out: read early again
+        s.execute(update(Lock).values(lease_until=now - timedelta(seconds=1)))
+    early = engine.read_early("import_products", "shop")
+    assert early is not None
+    early.cancel()
 
 
 def test_no_early_reader_for_a_disabled_feed_unless_forced(db_url: str, tmp_path: Path) -> None:

@@ -14,16 +14,17 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from engine import earlyfork, readahead
 from engine.app import Engine
-from engine.store import journal
-from engine.store.models import Cursor, IntegrationState
+from engine.store import journal, locks
+from engine.store.models import Cursor, IntegrationState, Lock
 from tests.support import memstore
 from tests.support.procs import gone
 
@@ -139,6 +140,29 @@ def test_the_reader_ends_at_once_where_it_does_not_apply(tmp_path: Path, sqlite:
         assert forked.take(engine) is None
     assert gone(pid) and f"the store is read after start-up: {why}" in caplog.text
     forked.cancel()  # nothing left to do
+
+
+def test_a_feed_another_process_runs_is_not_read_for_a_run_that_will_be_refused(
+        tmp_path: Path, sqlite: str, caplog: pytest.LogCaptureFixture) -> None:
+    path = write(tmp_path, sqlite)
+    with memstore.build(path) as engine:
+        now = engine.clock()
+        with engine.sessions.begin() as s:  # another run's lease on the feed
+            locks.acquire(s, "shop", FEED, holder="other-host:4242", lease=timedelta(minutes=5), now=now)
+        forked = fork(path)
+        pid = forked._spawned[0] if forked._spawned else 0
+        with caplog.at_level(logging.INFO, logger="engine.earlyfork"):
+            assert forked.take(engine) is None
+        assert gone(pid) and "the store is read after start-up: the feed is running in another process" in caplog.text
+        with engine.sessions.begin() as s:  # the lease ran out: the next command reads early again
+            s.execute(update(Lock).values(lease_until=now - timedelta(seconds=1)))
+        again = fork(path).take(engine)
+        assert again is not None
+        again.cancel()
+        with engine.sessions.begin() as s:
+            locks.release(s, "shop", FEED, holder="other-host:4242")
+        assert not earlyfork.leased(str(tmp_path / "hub.db"), "shop", FEED, now)
+        assert not earlyfork.leased(str(tmp_path / "missing.db"), "shop", FEED, now)
 
 
 def test_a_run_once_feed_that_ran_is_not_read_unless_forced(tmp_path: Path, sqlite: str) -> None:
