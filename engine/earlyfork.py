@@ -33,11 +33,11 @@ import logging
 import os
 import pickle
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from engine import readahead, yamlio
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from engine.mapping import Compiler
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 AHEAD = 64  # pages the reader may read before the run takes the first (and engine.pipes.OUTBOX_BYTES beyond the pipe)
 FIRST_WORD = 10.0  # seconds the command waits, once it has loaded, for the reader to say what it reads with
@@ -236,15 +237,7 @@ def guess(database: str, integration: str, feed: str, *, incremental: bool
     WAL). A file or table that is not there yet, or a value that does not read back,
     gives None for all three: the run then reads again unless it finds the same.
     """
-    if not os.path.isfile(database):
-        return None, None, None
-    import sqlite3
-
-    try:
-        con = sqlite3.connect(database, timeout=0, isolation_level=None)
-    except sqlite3.Error:
-        return None, None, None
-    try:
+    def read(con: Any) -> tuple[Any, str | None, tuple[Any, Any, Any] | None]:
         con.execute("BEGIN")  # the three reads see one moment
         row = con.execute("SELECT value FROM ce_cursors WHERE integration = ? AND feed = ?",
                           (integration, feed)).fetchone() if incremental else None
@@ -254,12 +247,9 @@ def guess(database: str, integration: str, feed: str, *, incremental: bool
         row = con.execute("SELECT last_started_at, last_finished_at, once_done_at FROM ce_feed_state "
                           "WHERE integration = ? AND feed = ?", (integration, feed)).fetchone()
         last = None if row is None else (_moment(row[0]), _moment(row[1]), _moment(row[2]))
-    except (sqlite3.Error, ValueError, TypeError):
-        return None, None, None
-    finally:
-        with contextlib.suppress(sqlite3.Error):
-            con.close()
-    return cursor, mode, last
+        return cursor, mode, last
+
+    return _reading(database, read, (None, None, None))
 
 
 def leased(database: str, integration: str, feed: str, now: datetime) -> bool:
@@ -268,24 +258,33 @@ def leased(database: str, integration: str, feed: str, now: datetime) -> bool:
     A run that will be refused as locked then reads no store pages for nothing; if the
     lease ends before the command asks for it, the command reads the store itself.
     """
+    def read(con: Any) -> bool:
+        row = con.execute("SELECT lease_until FROM ce_locks WHERE integration = ? AND feed = ?",
+                          (integration, feed)).fetchone()
+        until = _moment(row[0]) if row is not None else None
+        return until is not None and until >= now
+
+    return _reading(database, read, False)
+
+
+def _reading(database: str, read: Callable[[Any], _T], nothing: _T) -> _T:
+    """``read(connection)`` on a plain sqlite3 connection to the file; ``nothing`` where the file, a table or a
+    value is not there (yet) or does not read back."""
     if not os.path.isfile(database):
-        return False
+        return nothing
     import sqlite3
 
     try:
         con = sqlite3.connect(database, timeout=0, isolation_level=None)
     except sqlite3.Error:
-        return False
+        return nothing
     try:
-        row = con.execute("SELECT lease_until FROM ce_locks WHERE integration = ? AND feed = ?",
-                          (integration, feed)).fetchone()
-        until = _moment(row[0]) if row is not None else None
+        return read(con)
     except (sqlite3.Error, ValueError, TypeError):
-        return False
+        return nothing
     finally:
         with contextlib.suppress(sqlite3.Error):
             con.close()
-    return until is not None and until >= now
 
 
 def _moment(value: Any) -> datetime | None:
