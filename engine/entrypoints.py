@@ -16,6 +16,7 @@ import importlib
 import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 _SUFFIXES = (".dist-info", ".egg-info")
@@ -39,25 +40,12 @@ class EntryPoint:
         return found
 
     def distribution(self) -> tuple[str | None, str | None]:
-        """The distribution's name and version, as its metadata says them."""
-        if self.found_by is not None:
-            return self.found_by.metadata["Name"], self.found_by.version
-        name = version = None
-        for file in ("METADATA", "PKG-INFO"):
-            try:
-                with open(os.path.join(self.source, file), encoding="utf-8", errors="replace") as lines:
-                    for line in lines:
-                        if not line.strip():
-                            break  # the headers end at the first blank line
-                        key, _, value = line.partition(":")
-                        if key.lower() == "name" and name is None:
-                            name = value.strip()
-                        elif key.lower() == "version" and version is None:
-                            version = value.strip()
-            except OSError:
-                continue
-            break
-        return name, version
+        """The distribution's name and version, as its metadata says them (read by ``importlib.metadata``, which
+        only the ``plugins`` listing needs)."""
+        from importlib.metadata import PathDistribution
+
+        dist = self.found_by if self.found_by is not None else PathDistribution(Path(self.source))
+        return dist.metadata["Name"], dist.version
 
 
 def find(group: str) -> list[EntryPoint]:
