@@ -17,14 +17,14 @@ import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from croniter import croniter
 from sqlalchemy import and_, case, func, or_, select, update
 
 from engine.errors import EngineError, LockedError
 from engine.grouping import group_for_run, held_back
+from engine.slots import SlotCache
 from engine.store.models import FeedState, IntegrationState, Lock, Parked
 from engine.store.upsert import upsert
 
@@ -101,69 +101,6 @@ class TickResult:
         return {**self.item.as_dict(), "status": self.status,
                 "execution": self.execution.as_dict() if self.execution else None,
                 "locked": self.locked, "error": self.error}
-
-
-class SlotCache:
-    """The latest and next slot of each cron expression, valid until the next slot comes.
-
-    11,000 feeds share a few dozen schedules, so each expression is evaluated
-    once per slot instead of once per feed and tick.
-    """
-
-    def __init__(self, tz: tzinfo) -> None:
-        self.tz = tz
-        self._windows: dict[str, tuple[datetime, datetime]] = {}
-        self._lock = threading.Lock()  # the serve loop and worker threads (re-check postponing) share it
-
-    def window(self, schedule: str, now: datetime) -> tuple[datetime, datetime]:
-        """(latest slot <= now, next slot > now) of ``schedule``.
-
-        Raises:
-            ValueError: ``schedule`` is not a valid cron expression.
-        """
-        hit = self._windows.get(schedule)
-        if hit is not None and hit[0] <= now < hit[1]:
-            return hit
-        # croniter's get_prev is strictly before its start: start a hair after now so a slot at now counts.
-        start = now.astimezone(self.tz) + timedelta(microseconds=1)
-        try:
-            latest = croniter(schedule, start).get_prev(datetime)
-            upcoming = croniter(schedule, start).get_next(datetime)
-            if _fixed_hours(schedule):
-                # The hour repeated when clocks go back: a slot at a set hour is its first occurrence only
-                # (as cron does), never again an hour later. A repeat still to come is skipped.
-                latest = latest.replace(fold=0)
-                for _ in range(2):  # (in UTC: adding to a local time would land back in the first hour)
-                    if upcoming.fold == 0:
-                        break
-                    after = (upcoming.astimezone(UTC) + timedelta(microseconds=1)).astimezone(self.tz)
-                    upcoming = croniter(schedule, after).get_next(datetime)
-            win = (latest, upcoming)
-        except (ValueError, KeyError) as exc:  # croniter's errors subclass ValueError
-            raise ValueError(f"invalid cron expression {schedule!r}: {exc}") from exc
-        with self._lock:
-            self._windows[schedule] = win
-        return win
-
-    def latest(self, schedule: str, now: datetime) -> datetime:
-        """The latest slot of ``schedule`` at or before ``now``."""
-        return self.window(schedule, now)[0]
-
-    def next_slot(self, schedule: str, now: datetime) -> datetime:
-        """The first slot of ``schedule`` after ``now``."""
-        return self.window(schedule, now)[1]
-
-    def earliest_next(self, now: datetime) -> datetime | None:
-        """The soonest upcoming slot among every expression seen so far."""
-        with self._lock:
-            upcoming = [w[1] for w in self._windows.values() if w[1] > now]
-        return min(upcoming) if upcoming else None
-
-
-def _fixed_hours(schedule: str) -> bool:
-    """Whether the expression names its hours (``0 2 * * *``) rather than every hour (``*/15 * * * *``)."""
-    fields = schedule.split()
-    return len(fields) >= 2 and not fields[1].startswith("*")
 
 
 class Scheduler:

@@ -234,9 +234,39 @@ def test_the_hour_repeated_when_clocks_go_back_runs_a_daily_slot_once() -> None:
     assert latest == {first}  # one slot that day, never "02:00+01:00" an hour later
     upcoming = cache.next_slot("0 2 * * *", datetime(2025, 10, 26, 0, 30, tzinfo=UTC))
     assert upcoming.astimezone(UTC) == datetime(2025, 10, 27, 1, 0, tzinfo=UTC)
-    # every-hour expressions are left to croniter as they were
     assert cache.latest("0 * * * *", datetime(2025, 10, 26, 2, 0, 30, tzinfo=UTC)).astimezone(UTC) == datetime(
         2025, 10, 26, 2, 0, tzinfo=UTC)
+
+
+def _slots_through(cache: SlotCache, schedule: str, start: datetime, hours: int) -> list[datetime]:
+    """Every latest slot seen walking ``hours`` in 5-minute steps, in UTC; each window holds its ``now``."""
+    seen: list[datetime] = []
+    for step in range(hours * 12):
+        now = start + timedelta(minutes=5 * step)
+        latest, upcoming = cache.window(schedule, now)
+        assert latest <= now < upcoming, (schedule, now, latest, upcoming)
+        assert upcoming.astimezone(UTC) - now <= timedelta(hours=2), (schedule, now, upcoming)
+        if latest.astimezone(UTC) not in seen:
+            seen.append(latest.astimezone(UTC))
+    return seen
+
+
+def test_every_hour_slots_come_each_real_hour_when_clocks_go_back_and_skip_the_hour_that_does_not_exist() -> None:
+    amsterdam = ZoneInfo("Europe/Amsterdam")
+    # 2025-10-26: 02:00-02:59 happens twice (00:xx UTC summer time, 01:xx UTC winter time). As cron does,
+    # an every-hour slot comes in both; croniter alone lost the second (and went back to 00:00 UTC there).
+    back = datetime(2025, 10, 25, 22, 0, tzinfo=UTC)
+    hourly = [back + timedelta(hours=h) for h in range(6)]
+    assert _slots_through(SlotCache(amsterdam), "0 * * * *", back, 6) == hourly
+    half_hourly = [back + timedelta(minutes=30 * h) for h in range(12)]
+    assert _slots_through(SlotCache(amsterdam), "*/30 * * * *", back, 6) == half_hourly
+    # 2025-03-30: 02:00-02:59 does not exist (01:00 UTC is 03:00 summer time): no slot stands for it.
+    forward = datetime(2025, 3, 29, 23, 0, tzinfo=UTC)
+    walls = [s.astimezone(amsterdam).strftime("%H:%M") for s in
+             _slots_through(SlotCache(amsterdam), "0 * * * *", forward, 4)]
+    assert walls == ["00:00", "01:00", "03:00", "04:00"]
+    assert _slots_through(SlotCache(amsterdam), "0 * * * *", forward, 4) == [
+        forward + timedelta(hours=h) for h in range(4)]  # still every real hour: the clock skipped one
 
 
 def test_due_costs_the_same_few_queries_for_two_or_forty_integrations(tmp_path: Path, db_url: str,
