@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: demo test setup clean
+.PHONY: demo test setup bytecode clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,10 +14,15 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed
 
-demo: $(VENV)/.installed
+# Modules edited since setup: compiled again (only those), or every process compiles them where
+# PYTHONDONTWRITEBYTECODE is set.
+bytecode: $(VENV)/.installed
+	$(PY) -m compileall -q engine plugins
+
+demo: bytecode
 	$(VENV)/bin/connect-engine demo
 
-test: $(VENV)/.installed
+test: bytecode
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 clean:
