@@ -33,6 +33,8 @@ class _DistributionVersion:
 IDS_CHUNK = 250
 #: Inventory items per ``inventory_levels.json`` request (Shopify's limit for ``inventory_item_ids``).
 LEVELS_CHUNK = 50
+#: Inventory items per ``inventory_items.json`` request (Shopify's limit for its ``ids``).
+ITEMS_CHUNK = 100
 #: Resources read through a time window (``<name>.json``, ``<name>/count.json``) with their fixed filters:
 #: products come in every status by default; orders only with ``status=any`` (else closed and cancelled
 #: ones are invisible).
@@ -252,8 +254,8 @@ class ShopifyConnector(Connector):
 
     def _fetch_levels(self, ids: list[int]) -> Iterator[dict[str, Any]]:
         location = self.location_id()
-        for start in range(0, len(ids), LEVELS_CHUNK):
-            chunk = ids[start:start + LEVELS_CHUNK]
+        for start in range(0, len(ids), ITEMS_CHUNK):  # one items request for two levels requests
+            chunk = ids[start:start + ITEMS_CHUNK]
             items = self.client.each("inventory_items.json", "inventory_items", {"ids": chunk}, limit=250)
             variants = {item["id"]: {"sku": item.get("sku")} for item in items}
             yield from self._levels(variants, location)

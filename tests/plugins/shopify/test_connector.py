@@ -321,6 +321,24 @@ def test_inventory_write_sets_available_and_rejects_one_record_alone(shop: Shop)
     assert fetched[0]["available"] == 77 and fetched[0]["sku"] == levels[0]["sku"]
 
 
+def test_levels_fetched_by_item_ask_for_a_hundred_items_and_fifty_levels_a_request(tmp_path: Path) -> None:
+    with ShopifySandbox(products=80, orders=0, seed=1, rate_limit=False) as sb:
+        _levels_fetched_by_item(Shop(sb, tmp_path))
+
+
+def _levels_fetched_by_item(shop: Shop) -> None:
+    levels = {r["inventory_item_id"]: r for p in read_all(shop.connector(), "inventory_levels") for r in p.records}
+    wanted = sorted(levels)[:101]
+    assert len(wanted) == 101
+    shop.sb.reset_stats()
+    fetched = fetch(shop.connector(), "inventory_levels", wanted)
+    assert sorted(r["inventory_item_id"] for r in fetched) == wanted
+    assert all(r["sku"] == levels[r["inventory_item_id"]]["sku"] for r in fetched)
+    by_route = shop.sb.stats()["by_route"]
+    assert by_route.get("GET /admin/api/{version}/inventory_items.json") == 2  # Shopify's limit: 100 ids
+    assert by_route.get("GET /admin/api/{version}/inventory_levels.json") == 3  # 50 + 50, then 1 (50 items)
+
+
 def test_inventory_write_bad_record_fails_alone_before_any_request(shop: Shop) -> None:
     with shop.connector() as conn:
         outcomes = conn.write("inventory_levels", [{"inventory_item_id": "x", "available": 1}], ctx=CTX)
