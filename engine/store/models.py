@@ -1,70 +1,49 @@
-"""SQLAlchemy models of the engine's own state (executions, events, parked records...).
+"""ORM classes over the engine's tables (:mod:`engine.store.tables`), for code that wants objects.
 
-Hub models (``plugins/connect``) live on the same ``Base`` so one metadata, one
-database and one transaction cover a page's data and its bookkeeping.
+A run never imports them (it reads and writes the tables with Core statements);
+the inspection commands, the tests and plugins with ORM models of their own do.
+Hub classes (``plugins/connect/models.py``) live on the same ``Base``.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Text
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import JSON
+from sqlalchemy.orm import DeclarativeBase, Mapped
 
-NAMING = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
+from engine.store import tables
+from engine.store.tables import NAMING, UTCDateTime
 
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """A timestamp stored as UTC and always returned tz-aware (SQLite keeps no zone)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: the engine stores tz-aware UTC only")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+__all__ = ["NAMING", "UTCDateTime", "Base", "Execution", "Event", "Notification", "Parked", "Cursor", "Ledger",
+           "Lock", "FeedState", "IntegrationState", "ModeChange"]
 
 
 class Base(DeclarativeBase):
-    """The one declarative base of the engine and the hub."""
+    """The one declarative base of the engine and the hub (its metadata: :data:`engine.store.tables.metadata`)."""
 
-    metadata = MetaData(naming_convention=NAMING)
+    metadata = tables.metadata
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON, Any: JSON}
 
 
 class Execution(Base):
     """One run of one feed for one integration."""
 
-    __tablename__ = "ce_executions"
+    __table__ = tables.executions
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    integration: Mapped[str] = mapped_column(String(100), index=True)
-    feed: Mapped[str] = mapped_column(String(100), index=True)
-    trigger: Mapped[str] = mapped_column(String(20))  # schedule | manual | retry | due
-    status: Mapped[str] = mapped_column(String(20), index=True)  # running|success|partial|failed|skipped|interrupted
+    id: Mapped[int]
+    integration: Mapped[str]
+    feed: Mapped[str]
+    trigger: Mapped[str]  # schedule | manual | retry | due
+    status: Mapped[str]  # running|success|partial|failed|skipped|interrupted
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
-    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    cursor_before: Mapped[Any | None] = mapped_column(JSON)
-    cursor_after: Mapped[Any | None] = mapped_column(JSON)
-    message: Mapped[str | None] = mapped_column(Text)
-    holder: Mapped[str | None] = mapped_column(String(200))
+    counts: Mapped[dict[str, Any]]
+    cursor_before: Mapped[Any | None]
+    cursor_after: Mapped[Any | None]
+    message: Mapped[str | None]
+    holder: Mapped[str | None]
 
     def __repr__(self) -> str:
         return f"<Execution {self.id} {self.integration}/{self.feed} {self.status}>"
@@ -73,17 +52,16 @@ class Execution(Base):
 class Event(Base):
     """Something worth keeping about one record in one execution (info, parked, error...)."""
 
-    __tablename__ = "ce_events"
-    __table_args__ = (Index("ix_ce_events_execution", "execution_id"),)
+    __table__ = tables.events
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    execution_id: Mapped[int | None] = mapped_column(ForeignKey("ce_executions.id", ondelete="CASCADE"))
-    integration: Mapped[str] = mapped_column(String(100))
-    feed: Mapped[str] = mapped_column(String(100))
-    record_key: Mapped[str | None] = mapped_column(String(255))
-    severity: Mapped[str] = mapped_column(String(10))  # info | retry | error
-    message: Mapped[str] = mapped_column(Text)
-    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    id: Mapped[int]
+    execution_id: Mapped[int | None]
+    integration: Mapped[str]
+    feed: Mapped[str]
+    record_key: Mapped[str | None]
+    severity: Mapped[str]  # info | retry | error
+    message: Mapped[str]
+    details: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime]
 
     def __repr__(self) -> str:
@@ -93,19 +71,18 @@ class Event(Base):
 class Notification(Base):
     """The bell: an error-severity cause, deduplicated, waiting for a person."""
 
-    __tablename__ = "ce_notifications"
-    __table_args__ = (Index("ix_ce_notifications_cause", "cause", unique=True),)
+    __table__ = tables.notifications
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    cause: Mapped[str] = mapped_column(String(64))  # hash of integration, feed, record, message kind
-    integration: Mapped[str] = mapped_column(String(100))
-    feed: Mapped[str] = mapped_column(String(100))
-    record_key: Mapped[str | None] = mapped_column(String(255))
-    record_label: Mapped[str | None] = mapped_column(String(255))  # order number, SKU
-    message: Mapped[str] = mapped_column(Text)
-    hint: Mapped[str | None] = mapped_column(Text)
-    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    count: Mapped[int] = mapped_column(Integer, default=1)
+    id: Mapped[int]
+    cause: Mapped[str]  # hash of integration, feed, record, message kind
+    integration: Mapped[str]
+    feed: Mapped[str]
+    record_key: Mapped[str | None]
+    record_label: Mapped[str | None]  # order number, SKU
+    message: Mapped[str]
+    hint: Mapped[str | None]
+    details: Mapped[dict[str, Any] | None]
+    count: Mapped[int]
     first_seen: Mapped[datetime]
     last_seen: Mapped[datetime]
     last_execution_id: Mapped[int | None]
@@ -119,19 +96,18 @@ class Notification(Base):
 class Parked(Base):
     """A record whose rule said ``retry``: re-checked until it passes or expires."""
 
-    __tablename__ = "ce_parked"
-    __table_args__ = (Index("ix_ce_parked_key", "integration", "feed", "record_key", unique=True),)
+    __table__ = tables.parked
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    integration: Mapped[str] = mapped_column(String(100))
-    feed: Mapped[str] = mapped_column(String(100))
-    record_key: Mapped[str] = mapped_column(String(255))
-    record_label: Mapped[str | None] = mapped_column(String(255))
-    reason: Mapped[str] = mapped_column(Text)
-    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    id: Mapped[int]
+    integration: Mapped[str]
+    feed: Mapped[str]
+    record_key: Mapped[str]
+    record_label: Mapped[str | None]
+    reason: Mapped[str]
+    attempts: Mapped[int]
     parked_at: Mapped[datetime]
     last_checked_at: Mapped[datetime]
-    next_check_at: Mapped[datetime] = mapped_column(index=True)
+    next_check_at: Mapped[datetime]
     expires_at: Mapped[datetime]
 
     def __repr__(self) -> str:
@@ -141,11 +117,11 @@ class Parked(Base):
 class Cursor(Base):
     """Where a feed's source read got to; advanced in the same transaction as its page."""
 
-    __tablename__ = "ce_cursors"
+    __table__ = tables.cursors
 
-    integration: Mapped[str] = mapped_column(String(100), primary_key=True)
-    feed: Mapped[str] = mapped_column(String(100), primary_key=True)
-    value: Mapped[Any | None] = mapped_column(JSON)
+    integration: Mapped[str]
+    feed: Mapped[str]
+    value: Mapped[Any | None]
     updated_at: Mapped[datetime]
 
     def __repr__(self) -> str:
@@ -155,13 +131,13 @@ class Cursor(Base):
 class Ledger(Base):
     """What a feed last wrote for a key: its hash (change detection) and the remote id."""
 
-    __tablename__ = "ce_ledger"
+    __table__ = tables.ledger
 
-    integration: Mapped[str] = mapped_column(String(100), primary_key=True)
-    feed: Mapped[str] = mapped_column(String(100), primary_key=True)
-    record_key: Mapped[str] = mapped_column(String(255), primary_key=True)
-    digest: Mapped[bytes] = mapped_column(LargeBinary(16))
-    remote_id: Mapped[str | None] = mapped_column(String(255))
+    integration: Mapped[str]
+    feed: Mapped[str]
+    record_key: Mapped[str]
+    digest: Mapped[bytes]
+    remote_id: Mapped[str | None]
     written_at: Mapped[datetime]
 
     def __repr__(self) -> str:
@@ -171,11 +147,11 @@ class Ledger(Base):
 class Lock(Base):
     """The lease that keeps one feed of one integration from running twice at once."""
 
-    __tablename__ = "ce_locks"
+    __table__ = tables.locks
 
-    integration: Mapped[str] = mapped_column(String(100), primary_key=True)
-    feed: Mapped[str] = mapped_column(String(100), primary_key=True)
-    holder: Mapped[str] = mapped_column(String(200))
+    integration: Mapped[str]
+    feed: Mapped[str]
+    holder: Mapped[str]
     execution_id: Mapped[int | None]
     acquired_at: Mapped[datetime]
     lease_until: Mapped[datetime]
@@ -187,13 +163,13 @@ class Lock(Base):
 class FeedState(Base):
     """Scheduling state of one feed of one integration."""
 
-    __tablename__ = "ce_feed_state"
+    __table__ = tables.feed_state
 
-    integration: Mapped[str] = mapped_column(String(100), primary_key=True)
-    feed: Mapped[str] = mapped_column(String(100), primary_key=True)
+    integration: Mapped[str]
+    feed: Mapped[str]
     last_started_at: Mapped[datetime | None]
     last_finished_at: Mapped[datetime | None]
-    last_status: Mapped[str | None] = mapped_column(String(20))
+    last_status: Mapped[str | None]
     last_success_at: Mapped[datetime | None]
     last_scheduled_for: Mapped[datetime | None]
     once_done_at: Mapped[datetime | None]
@@ -205,10 +181,10 @@ class FeedState(Base):
 class IntegrationState(Base):
     """The mode of an integration (test or live); engine.yaml gives only the first one."""
 
-    __tablename__ = "ce_integrations"
+    __table__ = tables.integration_state
 
-    name: Mapped[str] = mapped_column(String(100), primary_key=True)
-    mode: Mapped[str] = mapped_column(String(10))
+    name: Mapped[str]
+    mode: Mapped[str]
     changed_at: Mapped[datetime]
 
     def __repr__(self) -> str:
@@ -218,16 +194,16 @@ class IntegrationState(Base):
 class ModeChange(Base):
     """Audit trail of every mode switch."""
 
-    __tablename__ = "ce_mode_changes"
+    __table__ = tables.mode_changes
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    integration: Mapped[str] = mapped_column(String(100), index=True)
-    from_mode: Mapped[str | None] = mapped_column(String(10))
-    to_mode: Mapped[str] = mapped_column(String(10))
+    id: Mapped[int]
+    integration: Mapped[str]
+    from_mode: Mapped[str | None]
+    to_mode: Mapped[str]
     at: Mapped[datetime]
-    reason: Mapped[str] = mapped_column(Text)
-    forced: Mapped[bool] = mapped_column(default=False)
-    checks: Mapped[Any | None] = mapped_column(JSON)
+    reason: Mapped[str]
+    forced: Mapped[bool]
+    checks: Mapped[Any | None]
 
     def __repr__(self) -> str:
         return f"<ModeChange {self.integration} {self.from_mode}->{self.to_mode}>"

@@ -1,13 +1,7 @@
-"""The hub's tables: products, store links, orders, stock, suppliers, shipments and images.
+"""ORM classes over the hub's tables (:mod:`plugins.connect.tables`), for code that wants objects.
 
-They live on the engine's :class:`~engine.store.models.Base`, so one metadata, one
-database and one transaction cover a page's hub data and the engine's bookkeeping.
-Free text is ``Text``; identifiers are bounded ``String`` columns whose limits the
-writers check per record (an over-long value fails its record, not the batch).
-Batches look rows up with ``key = ANY(...) AND integration = ...``, which must stay
-an index lookup however stale the planner's statistics are during a large first
-import: unique keys put the key column first, and no index starts with a scope
-column (``integration``, ``warehouse``) the planner could prefer and then filter.
+A run's reads and writes use the tables with Core statements and never import this
+module; the hub's inspection and operations code and the tests do.
 """
 
 from __future__ import annotations
@@ -15,28 +9,29 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, relationship
 
 from engine.store.models import Base
-from plugins.connect.values import KEY  # length of natural keys (sku, external ids; integration names are shorter)
+from plugins.connect import tables
+from plugins.connect.tables import NULLABLE_JSON
 
-NULLABLE_JSON = JSON(none_as_null=True)  # None is SQL NULL, not the JSON text 'null'
+__all__ = ["NULLABLE_JSON", "Product", "ProductLink", "Order", "OrderLine", "Stock", "Supplier", "ProductSupplier",
+           "Shipment", "Image"]
 
 
 class Product(Base):
     """A hub product: one sellable SKU, whichever store it came from."""
 
-    __tablename__ = "hub_products"
+    __table__ = tables.products
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    sku: Mapped[str] = mapped_column(String(KEY), unique=True)
-    name: Mapped[str | None] = mapped_column(Text)
-    barcode: Mapped[str | None] = mapped_column(String(100))
-    weight_grams: Mapped[float | None] = mapped_column(Float)
-    price: Mapped[str | None] = mapped_column(String(40))  # decimal as text: exact on every database
-    status: Mapped[str | None] = mapped_column(String(40))
-    attributes: Mapped[dict[str, Any] | None] = mapped_column(NULLABLE_JSON)
+    id: Mapped[int]
+    sku: Mapped[str]
+    name: Mapped[str | None]
+    barcode: Mapped[str | None]
+    weight_grams: Mapped[float | None]
+    price: Mapped[str | None]  # decimal as text: exact on every database
+    status: Mapped[str | None]
+    attributes: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -47,14 +42,13 @@ class Product(Base):
 class ProductLink(Base):
     """Which record of one integration's store a hub SKU is (product, variant, inventory ids)."""
 
-    __tablename__ = "hub_product_links"
-    __table_args__ = (UniqueConstraint("sku", "integration", name="uq_hub_product_links_sku_integration"),)
+    __table__ = tables.product_links
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    integration: Mapped[str] = mapped_column(String(100))
-    sku: Mapped[str] = mapped_column(String(KEY))
-    external_id: Mapped[str | None] = mapped_column(String(KEY))
-    data: Mapped[dict[str, Any] | None] = mapped_column(NULLABLE_JSON)
+    id: Mapped[int]
+    integration: Mapped[str]
+    sku: Mapped[str]
+    external_id: Mapped[str | None]
+    data: Mapped[dict[str, Any] | None]
     updated_at: Mapped[datetime]
 
     def __repr__(self) -> str:
@@ -64,26 +58,21 @@ class ProductLink(Base):
 class Order(Base):
     """An order taken by one integration's store, in hub terms (hub status, hub carrier)."""
 
-    __tablename__ = "hub_orders"
-    __table_args__ = (
-        UniqueConstraint("external_id", "integration", name="uq_hub_orders_external_id_integration"),
-        Index("ix_hub_orders_cursor", "updated_at", "id"),
-        Index("ix_hub_orders_number", "number"),
-    )
+    __table__ = tables.orders
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    integration: Mapped[str] = mapped_column(String(100))
-    external_id: Mapped[str] = mapped_column(String(KEY))
-    number: Mapped[str | None] = mapped_column(String(100))
-    status: Mapped[str | None] = mapped_column(String(40))
-    payment_status: Mapped[str | None] = mapped_column(String(40))
-    currency: Mapped[str | None] = mapped_column(String(10))
-    total: Mapped[str | None] = mapped_column(String(40))
-    email: Mapped[str | None] = mapped_column(Text)
-    customer: Mapped[dict[str, Any] | None] = mapped_column(NULLABLE_JSON)
-    shipping_address: Mapped[dict[str, Any] | None] = mapped_column(NULLABLE_JSON)
-    billing_address: Mapped[dict[str, Any] | None] = mapped_column(NULLABLE_JSON)
-    carrier: Mapped[str | None] = mapped_column(String(100))
+    id: Mapped[int]
+    integration: Mapped[str]
+    external_id: Mapped[str]
+    number: Mapped[str | None]
+    status: Mapped[str | None]
+    payment_status: Mapped[str | None]
+    currency: Mapped[str | None]
+    total: Mapped[str | None]
+    email: Mapped[str | None]
+    customer: Mapped[dict[str, Any] | None]
+    shipping_address: Mapped[dict[str, Any] | None]
+    billing_address: Mapped[dict[str, Any] | None]
+    carrier: Mapped[str | None]
     ordered_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -99,17 +88,16 @@ class Order(Base):
 class OrderLine(Base):
     """One line of an order, numbered from 1 in the store's order."""
 
-    __tablename__ = "hub_order_lines"
-    __table_args__ = (UniqueConstraint("order_id", "line_no", name="uq_hub_order_lines_order_id_line_no"),)
+    __table__ = tables.order_lines
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("hub_orders.id", ondelete="CASCADE"))
-    line_no: Mapped[int] = mapped_column(Integer)
-    sku: Mapped[str | None] = mapped_column(String(KEY))
-    name: Mapped[str | None] = mapped_column(Text)
-    quantity: Mapped[int] = mapped_column(Integer)
-    price: Mapped[str | None] = mapped_column(String(40))
-    external_id: Mapped[str | None] = mapped_column(String(KEY))
+    id: Mapped[int]
+    order_id: Mapped[int]
+    line_no: Mapped[int]
+    sku: Mapped[str | None]
+    name: Mapped[str | None]
+    quantity: Mapped[int]
+    price: Mapped[str | None]
+    external_id: Mapped[str | None]
 
     order: Mapped[Order] = relationship(back_populates="lines")
 
@@ -120,17 +108,13 @@ class OrderLine(Base):
 class Stock(Base):
     """Stock of one SKU in one warehouse; ``available`` is ``quantity - reserved``."""
 
-    __tablename__ = "hub_stock"
-    __table_args__ = (
-        UniqueConstraint("sku", "warehouse", name="uq_hub_stock_sku_warehouse"),
-        Index("ix_hub_stock_cursor", "updated_at", "sku"),
-    )
+    __table__ = tables.stock
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    sku: Mapped[str] = mapped_column(String(KEY))
-    warehouse: Mapped[str] = mapped_column(String(100))
-    quantity: Mapped[int] = mapped_column(Integer, default=0)
-    reserved: Mapped[int] = mapped_column(Integer, default=0)
+    id: Mapped[int]
+    sku: Mapped[str]
+    warehouse: Mapped[str]
+    quantity: Mapped[int]
+    reserved: Mapped[int]
     updated_at: Mapped[datetime]
 
     @property
@@ -145,15 +129,14 @@ class Stock(Base):
 class Supplier(Base):
     """A supplier, as one integration knows it."""
 
-    __tablename__ = "hub_suppliers"
-    __table_args__ = (UniqueConstraint("external_id", "integration", name="uq_hub_suppliers_external_id_integration"),)
+    __table__ = tables.suppliers
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    integration: Mapped[str] = mapped_column(String(100))
-    external_id: Mapped[str] = mapped_column(String(KEY))
-    name: Mapped[str | None] = mapped_column(Text)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
-    data: Mapped[dict[str, Any] | None] = mapped_column(NULLABLE_JSON)
+    id: Mapped[int]
+    integration: Mapped[str]
+    external_id: Mapped[str]
+    name: Mapped[str | None]
+    active: Mapped[bool]
+    data: Mapped[dict[str, Any] | None]
     updated_at: Mapped[datetime]
 
     def __repr__(self) -> str:
@@ -163,20 +146,15 @@ class Supplier(Base):
 class ProductSupplier(Base):
     """Who supplies a SKU, under which reference and at what price."""
 
-    __tablename__ = "hub_product_suppliers"
-    __table_args__ = (
-        UniqueConstraint("external_id", "integration",
-                         name="uq_hub_product_suppliers_external_id_integration"),
-        Index("ix_hub_product_suppliers_sku", "sku"),
-    )
+    __table__ = tables.product_suppliers
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    integration: Mapped[str] = mapped_column(String(100))
-    external_id: Mapped[str] = mapped_column(String(KEY))
-    sku: Mapped[str | None] = mapped_column(String(KEY))
-    supplier_external_id: Mapped[str | None] = mapped_column(String(KEY))
-    supplier_reference: Mapped[str | None] = mapped_column(String(KEY))
-    price: Mapped[str | None] = mapped_column(String(40))
+    id: Mapped[int]
+    integration: Mapped[str]
+    external_id: Mapped[str]
+    sku: Mapped[str | None]
+    supplier_external_id: Mapped[str | None]
+    supplier_reference: Mapped[str | None]
+    price: Mapped[str | None]
     updated_at: Mapped[datetime]
 
     def __repr__(self) -> str:
@@ -186,17 +164,16 @@ class ProductSupplier(Base):
 class Shipment(Base):
     """A parcel sent for an order: carrier, tracking and which lines (None: all of them)."""
 
-    __tablename__ = "hub_shipments"
-    __table_args__ = (Index("ix_hub_shipments_cursor", "updated_at", "id"),)
+    __table__ = tables.shipments
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    order_id: Mapped[int] = mapped_column(ForeignKey("hub_orders.id", ondelete="CASCADE"), index=True)
-    integration: Mapped[str] = mapped_column(String(100))
-    order_external_id: Mapped[str] = mapped_column(String(KEY))
-    carrier: Mapped[str | None] = mapped_column(String(100))
-    tracking_number: Mapped[str | None] = mapped_column(String(KEY))
-    tracking_url: Mapped[str | None] = mapped_column(Text)
-    lines: Mapped[Any | None] = mapped_column(NULLABLE_JSON)
+    id: Mapped[int]
+    order_id: Mapped[int]
+    integration: Mapped[str]
+    order_external_id: Mapped[str]
+    carrier: Mapped[str | None]
+    tracking_number: Mapped[str | None]
+    tracking_url: Mapped[str | None]
+    lines: Mapped[Any | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -209,22 +186,17 @@ class Shipment(Base):
 class Image(Base):
     """A product image: where it came from and the downloaded file under the engine's data folder."""
 
-    __tablename__ = "hub_images"
-    __table_args__ = (
-        UniqueConstraint("sku", "url", name="uq_hub_images_sku_url"),
-        Index("ix_hub_images_url", "url"),
-        Index("ix_hub_images_cursor", "updated_at", "id"),
-    )
+    __table__ = tables.images
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    sku: Mapped[str] = mapped_column(String(KEY))  # a SKU, or the store's product reference
-    url: Mapped[str] = mapped_column(String(2000))
-    integration: Mapped[str | None] = mapped_column(String(100))
-    position: Mapped[int | None] = mapped_column(Integer)
-    path: Mapped[str | None] = mapped_column(Text)  # relative to the engine's data_dir
-    sha256: Mapped[str | None] = mapped_column(String(64))
-    content_type: Mapped[str | None] = mapped_column(String(100))
-    bytes: Mapped[int | None] = mapped_column(Integer)
+    id: Mapped[int]
+    sku: Mapped[str]  # a SKU, or the store's product reference
+    url: Mapped[str]
+    integration: Mapped[str | None]
+    position: Mapped[int | None]
+    path: Mapped[str | None]  # relative to the engine's data_dir
+    sha256: Mapped[str | None]
+    content_type: Mapped[str | None]
+    bytes: Mapped[int | None]
     downloaded_at: Mapped[datetime | None]
     updated_at: Mapped[datetime]
 
