@@ -25,8 +25,11 @@ from engine.runner import Progress, Runner
 from engine.secrets import Masker, install_log_filter, remove_log_filter
 from engine.store import journal, modes
 from engine.store.db import discard, make_db
-from engine.store.models import Base, Event, Execution, Notification
 from engine.store.records import ExecutionInfo, NotificationInfo
+from engine.store.tables import events as event_rows
+from engine.store.tables import executions as execution_rows
+from engine.store.tables import metadata
+from engine.store.tables import notifications as notification_rows
 
 if TYPE_CHECKING:
     from engine.connector import Check
@@ -131,7 +134,7 @@ class Engine:
 
     def create_all(self) -> None:
         """Create missing tables straight from the models (tests and throwaway databases)."""
-        Base.metadata.create_all(self.db)
+        metadata.create_all(self.db)
 
     # -- configuration lookups ----------------------------------------------------------------------
 
@@ -214,43 +217,47 @@ class Engine:
     def executions(self, *, integration: str | None = None, feed: str | None = None, status: str | None = None,
                    limit: int = 50) -> list[ExecutionInfo]:
         """Executions, newest first, filtered."""
-        q = select(Execution).order_by(Execution.id.desc()).limit(limit)
+        c = execution_rows.c
+        q = select(execution_rows).order_by(c.id.desc()).limit(limit)
         if integration:
-            q = q.where(Execution.integration == integration)
+            q = q.where(c.integration == integration)
         if feed:
-            q = q.where(Execution.feed == feed)
+            q = q.where(c.feed == feed)
         if status:
-            q = q.where(Execution.status == status)
+            q = q.where(c.status == status)
         with self.sessions() as s:
-            return [journal.execution_info(r) for r in s.scalars(q)]
+            return [journal.execution_info(r) for r in s.execute(q)]
 
     def execution(self, execution_id: int) -> tuple[ExecutionInfo, list[dict[str, Any]]]:
         """One execution and every event it recorded."""
         with self.sessions() as s:
-            row = s.get(Execution, execution_id)
+            row = s.execute(select(execution_rows).where(execution_rows.c.id == execution_id)).first()
             if row is None:
                 raise EngineError(f"no execution {execution_id}")
-            events = [{"id": e.id, "record_key": e.record_key, "severity": e.severity, "message": e.message,
-                       "details": e.details, "created_at": e.created_at.isoformat()}
-                      for e in s.scalars(select(Event).where(Event.execution_id == execution_id).order_by(Event.id))]
-            return journal.execution_info(row), events
+            found = [{"id": e.id, "record_key": e.record_key, "severity": e.severity, "message": e.message,
+                      "details": e.details, "created_at": e.created_at.isoformat()}
+                     for e in s.execute(select(event_rows).where(event_rows.c.execution_id == execution_id)
+                                        .order_by(event_rows.c.id))]
+            return journal.execution_info(row), found
 
     def notifications(self, *, include_acknowledged: bool = False, integration: str | None = None,
                       limit: int = 200) -> list[NotificationInfo]:
         """The bell: open notifications (unacknowledged and not resolved), most recent first."""
-        q = select(Notification).order_by(Notification.last_seen.desc(), Notification.id.desc()).limit(limit)
+        c = notification_rows.c
+        q = select(notification_rows).order_by(c.last_seen.desc(), c.id.desc()).limit(limit)
         if not include_acknowledged:
-            q = q.where(Notification.acknowledged_at.is_(None), Notification.resolved_at.is_(None))
+            q = q.where(c.acknowledged_at.is_(None), c.resolved_at.is_(None))
         if integration:
-            q = q.where(Notification.integration == integration)
+            q = q.where(c.integration == integration)
         with self.sessions() as s:
-            return [journal.notification_info(r) for r in s.scalars(q)]
+            return [journal.notification_info(r) for r in s.execute(q)]
 
     def acknowledge(self, ids: Sequence[int] | None = None) -> int:
         """Acknowledge notifications (``None``: all open ones); returns how many."""
-        q = update(Notification).where(Notification.acknowledged_at.is_(None)).values(acknowledged_at=self.clock())
+        c = notification_rows.c
+        q = update(notification_rows).where(c.acknowledged_at.is_(None)).values(acknowledged_at=self.clock())
         if ids is not None:
-            q = q.where(Notification.id.in_(list(ids)))
+            q = q.where(c.id.in_(list(ids)))
         with self.sessions.begin() as s:
             return int(s.execute(q).rowcount)  # type: ignore[attr-defined]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from engine import earlyfork, readahead
@@ -20,7 +21,7 @@ from engine.errors import EngineError
 from engine.pipeline import Pipeline
 from engine.store import journal
 from engine.store.db import reading
-from engine.store.models import IntegrationState, Lock
+from engine.store.tables import integration_state, locks
 
 if TYPE_CHECKING:
     from engine.runner import Runner
@@ -44,9 +45,10 @@ def read_early(runner: Runner, integration: str, feed: str, *, force: bool = Fal
     try:
         with reading(eng.db)() as s:  # a read: on SQLite it does not wait for another process's write lock
             cursor = journal.load_cursor(s, integ.name, fd.name) if fd.incremental else None
-            state = s.get(IntegrationState, integ.name)
+            state = s.execute(select(integration_state.c.mode).where(integration_state.c.name == integ.name)).first()
             last = journal.last_run(s, integ.name, fd.name)
-            lease = s.get(Lock, (integ.name, fd.name))
+            lease = s.execute(select(locks.c.lease_until).where(locks.c.integration == integ.name,
+                                                                locks.c.feed == fd.name)).first()
     except DBAPIError:  # no tables yet (a new database), or a schema the run will bring up to date first
         cursor, state, last, lease = None, None, None, None
     if fd.run_once and last is not None and last[2] is not None and not force:

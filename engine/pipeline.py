@@ -11,6 +11,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import bindparam, insert, update
+
 from engine.boundary import HINTS, outcome_error, outcome_problem, write_failed
 from engine.connector import RunContext, WriteOutcome
 from engine.errors import EngineError, Severity
@@ -18,11 +20,17 @@ from engine.gcpause import pausing
 from engine.pagedata import Item, Outcome, PageResult, Prepared, digest
 from engine.prepare import Preparer
 from engine.store import journal
-from engine.store.models import Parked
 from engine.store.records import NotificationInfo, empty_counts
+from engine.store.tables import parked
 
 if TYPE_CHECKING:
     from engine.run_context import FeedRun
+
+
+# A parked record checked again (its reason, count of checks and next check), one statement for the page's records.
+_CHECKED = (update(parked).where(parked.c.id == bindparam("row_id"))
+            .values(reason=bindparam("p_reason"), attempts=bindparam("p_attempts"),
+                    last_checked_at=bindparam("p_now"), next_check_at=bindparam("p_next")))
 
 
 class Pipeline(Preparer):
@@ -252,12 +260,12 @@ class Pipeline(Preparer):
         notes = []
         for item, kind, message, hint, details in bells:
             events.append(self._event(item.key if item else None, "error", message, details))
-            row, news = journal.ring(session, integration=name, feed=feed.name,
-                                     record_key=item.key if item else None, record_label=item.label if item else None,
-                                     kind=kind, message=message, hint=hint, details=details, now=now,
-                                     execution_id=run.execution_id, reopen=not refetch)
+            note, news = journal.ring(session, integration=name, feed=feed.name,
+                                      record_key=item.key if item else None, record_label=item.label if item else None,
+                                      kind=kind, message=message, hint=hint, details=details, now=now,
+                                      execution_id=run.execution_id, reopen=not refetch)
             if news:
-                notes.append(journal.notification_info(row))
+                notes.append(note)
         journal.add_events(session, events)
         return notes
 
@@ -269,22 +277,23 @@ class Pipeline(Preparer):
 
         nxt = croniter(policy.schedule, now.astimezone(run.tz)).get_next(datetime)
         gone: list[str] = []
+        new: list[dict[str, Any]] = []
+        checked: list[dict[str, Any]] = []
         for item, message, hint in parks:
             row = existing.get(item.key)
             if row is None:
-                session.add(Parked(integration=run.integration.name, feed=feed.name, record_key=item.key,
-                                   record_label=item.label, reason=message, attempts=1, parked_at=now,
-                                   last_checked_at=now, next_check_at=nxt, expires_at=now + policy.expire_after))
+                new.append({"integration": run.integration.name, "feed": feed.name, "record_key": item.key,
+                            "record_label": item.label, "reason": message, "attempts": 1, "parked_at": now,
+                            "last_checked_at": now, "next_check_at": nxt, "expires_at": now + policy.expire_after})
                 events.append(self._event(item.key, "retry", message, None))
                 continue
-            row.reason, row.last_checked_at, row.next_check_at = message, now, nxt
-            if recheck:
-                row.attempts += 1
-            if now >= row.expires_at or (policy.max_attempts and row.attempts > policy.max_attempts):
+            attempts = row.attempts + 1 if recheck else row.attempts
+            checked.append({"row_id": row.id, "p_reason": message, "p_attempts": attempts})
+            if now >= row.expires_at or (policy.max_attempts and attempts > policy.max_attempts):
                 gone.append(item.key)
                 counts["parked"] -= 1
                 why = ("expired after " + str(policy.expire_after) if now >= row.expires_at
-                       else f"still failing after {row.attempts - 1} re-checks")
+                       else f"still failing after {attempts - 1} re-checks")
                 text = f"gave up on record {item.label or item.key}: {why} ({message})"
                 sev = policy.on_expiry if now >= row.expires_at else Severity.ERROR
                 if sev == Severity.ERROR:
@@ -293,5 +302,9 @@ class Pipeline(Preparer):
                 else:
                     counts["info"] += 1
                     events.append(self._event(item.key, "info", text, None))
+        if new:
+            session.execute(insert(parked), new)
+        if checked:
+            session.execute(_CHECKED, [{**c, "p_now": now, "p_next": nxt} for c in checked])
         if gone:
             journal.unpark(session, run.integration.name, feed.name, gone)

@@ -11,10 +11,11 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from engine.store import journal, locks
-from engine.store.models import Execution, FeedState, Lock
+from engine.store.tables import executions, feed_state
+from engine.store.tables import locks as leases
 
 if TYPE_CHECKING:
     from engine.app import Engine
@@ -33,22 +34,24 @@ def reap_dead(engine: Engine, now: datetime | None = None) -> list[ExecutionInfo
     out = []
     with engine.sessions.begin() as s:
         for row in locks.expired_running(s, now):
-            lease = s.scalars(select(Lock).where(Lock.integration == row.integration, Lock.feed == row.feed,
-                                                 Lock.execution_id == row.id)).one_or_none()
+            lease = s.execute(select(leases).where(leases.c.integration == row.integration,
+                                                   leases.c.feed == row.feed, leases.c.execution_id == row.id)
+                              ).one_or_none()
             until = f", its lease expired at {lease.lease_until:%Y-%m-%d %H:%M:%S} UTC" if lease else ""
             message = (f"the process running this execution ({row.holder or 'unknown holder'}) stopped without "
                        f"finishing it (killed or crashed){until}; the next run resumes from the last committed page")
             cursor = journal.load_cursor(s, row.integration, row.feed)
             journal.finish_execution(s, row.id, status="failed", now=now, counts=row.counts or {},
                                      cursor_after=cursor, message=message)
-            state = s.get(FeedState, (row.integration, row.feed))
-            if state is not None:
-                state.last_status = "failed"  # finish time left alone: the scheduler resumes the feed
+            s.execute(update(feed_state)  # finish time left alone: the scheduler resumes the feed
+                      .where(feed_state.c.integration == row.integration, feed_state.c.feed == row.feed)
+                      .values(last_status="failed"))
             out.append(row.id)
     infos = []
     with engine.sessions() as s:
         for execution_id in out:
-            infos.append(journal.execution_info(s.get_one(Execution, execution_id)))
+            infos.append(journal.execution_info(
+                s.execute(select(executions).where(executions.c.id == execution_id)).one()))
     for info in infos:
         log.warning("execution %s (%s of %s) was left running by a dead process; marked failed",
                     info.id, info.feed, info.integration)

@@ -25,8 +25,9 @@ from engine.leasekeeper import LeaseKeeper
 from engine.pipeline import Pipeline
 from engine.run_context import FeedRun
 from engine.store import journal, locks
-from engine.store.models import Execution, FeedState, Lock, Parked
 from engine.store.records import ExecutionInfo, NotificationInfo, empty_counts
+from engine.store.tables import executions, feed_state, parked
+from engine.store.tables import locks as leases
 from engine.store.upsert import upsert
 
 if TYPE_CHECKING:
@@ -79,9 +80,10 @@ class Runner:
         integ, fd = eng.integration(integration), eng.feed(integration, feed)
         now = now or eng.clock()
         with eng.sessions() as s:
-            q = select(Parked.record_key).where(Parked.integration == integ.name, Parked.feed == fd.name)
-            q = q.where(Parked.id.in_(ids)) if ids is not None else q.where(Parked.next_check_at <= now)
-            keys = list(s.scalars(q.order_by(Parked.id)))
+            c = parked.c
+            q = select(c.record_key).where(c.integration == integ.name, c.feed == fd.name)
+            q = q.where(c.id.in_(ids)) if ids is not None else q.where(c.next_check_at <= now)
+            keys = list(s.scalars(q.order_by(c.id)))
         if not keys:
             return None
         if fd.writes_to_store and self._mode(integ) != "live":
@@ -105,14 +107,13 @@ class Runner:
             return f"feed {fd.name!r} is disabled for integration {integ.name!r} (run it with --force)"
         if fd.run_once and not force:
             with self.engine.sessions() as s:
-                state = s.get(FeedState, (integ.name, fd.name))
-            if state is not None and state.once_done_at is not None:
-                return (f"feed {fd.name!r} runs once and already ran at {state.once_done_at:%Y-%m-%d %H:%M} UTC "
+                done = _once_done(s, integ.name, fd.name)
+            if done is not None:
+                return (f"feed {fd.name!r} runs once and already ran at {done:%Y-%m-%d %H:%M} UTC "
                         "(run it again with --force)")
         if fd.direction == "check" and not force:
             with self.engine.sessions() as s:
-                pending = [b.name for b in integ.baseline(fd)
-                           if (st := s.get(FeedState, (integ.name, b.name))) is None or st.once_done_at is None]
+                pending = [b.name for b in integ.baseline(fd) if _once_done(s, integ.name, b.name) is None]
             if pending:
                 return (f"feed {fd.name!r} compares against the {fd.target.side}'s {fd.target.resource}, which "
                         f"{' and '.join(map(repr, pending))} imports once and has not yet: until then every record "
@@ -122,10 +123,8 @@ class Runner:
     def _skipped(self, integ: IntegrationDef, fd: FeedDef, trigger: str, reason: str) -> ExecutionInfo:
         eng, now = self.engine, self.engine.clock()
         with eng.sessions.begin() as s:
-            row = journal.start_execution(s, integration=integ.name, feed=fd.name, trigger=trigger, now=now,
-                                          status="skipped", message=reason)
-            row.finished_at = now
-            info = journal.execution_info(row)
+            info = journal.start_execution(s, integration=integ.name, feed=fd.name, trigger=trigger, now=now,
+                                           status="skipped", message=reason, finished_at=now)
         eng.hooks.execution_finished(info)
         return info
 
@@ -261,8 +260,9 @@ class Runner:
         partners = [f.name for f in integ.exclusive_with(fd)]
         if not partners:
             return
-        held = session.scalars(select(Lock).where(Lock.integration == integ.name, Lock.feed.in_(partners),
-                                                  Lock.lease_until >= now)).first()
+        c = leases.c
+        held = session.execute(select(leases).where(c.integration == integ.name, c.feed.in_(partners),
+                                                    c.lease_until >= now)).first()
         if held is not None:
             raise LockedError(f"feed {fd.name!r} of integration {integ.name!r} waits: {held.feed!r} is running "
                               f"(execution {held.execution_id}) and writes what the check reads; the later of the "
@@ -271,8 +271,10 @@ class Runner:
 
     @staticmethod
     def _check_slot(session: Any, integration: str, feed: str, slot: datetime) -> None:
-        state = session.get(FeedState, (integration, feed))
-        marks = [t for t in (state.last_scheduled_for, state.last_started_at) if t is not None] if state else []
+        c = feed_state.c
+        state = session.execute(select(c.last_scheduled_for, c.last_started_at).where(
+            c.integration == integration, c.feed == feed)).first()
+        marks = [t for t in state if t is not None] if state else []
         if marks and max(marks) >= slot:
             raise SlotTakenError(f"feed {feed!r} of integration {integration!r} already ran for its "
                                  f"{slot:%Y-%m-%d %H:%M} UTC slot (started {max(marks):%H:%M:%S} UTC, by another "
@@ -320,10 +322,10 @@ class Runner:
                 else "The run stopped; the next run reads again from the start (the feed is not incremental): "
                      "what was committed comes back unchanged.")
         with eng.sessions.begin() as s:
-            row, _ = journal.ring(s, integration=integ.name, feed=fd.name, record_key=None, record_label=None,
-                                  kind=f"run-failed:{type(exc).__name__}", message=message, hint=hint,
-                                  details=None, now=eng.clock(), execution_id=execution_id)
-            return journal.notification_info(row)
+            info, _ = journal.ring(s, integration=integ.name, feed=fd.name, record_key=None, record_label=None,
+                                   kind=f"run-failed:{type(exc).__name__}", message=message, hint=hint,
+                                   details=None, now=eng.clock(), execution_id=execution_id)
+            return info
 
     def _finish(self, integ: IntegrationDef, fd: FeedDef, execution_id: int, holder: str, status: str,
                 counts: dict[str, int], cursor_after: Any, message: str | None,
@@ -344,7 +346,7 @@ class Runner:
                 self._state(s, integ.name, fd.name, **done)
             locks.release(s, integ.name, fd.name, holder=holder)
         with eng.sessions() as s:
-            info = journal.execution_info(s.get_one(Execution, execution_id))
+            info = journal.execution_info(s.execute(select(executions).where(executions.c.id == execution_id)).one())
         eng.hooks.execution_finished(info)
         for note in notes:
             eng.hooks.notification_raised(note)
@@ -352,10 +354,16 @@ class Runner:
 
     @staticmethod
     def _state(session: Any, integration: str, feed: str, **values: datetime | str | None) -> None:
-        upsert(session, FeedState.__table__, [{"integration": integration, "feed": feed, **values}],
+        upsert(session, feed_state, [{"integration": integration, "feed": feed, **values}],
                key=["integration", "feed"])
 
 
 def _summary(counts: dict[str, int]) -> str:
     parts = [f"{v} {k}" for k, v in counts.items() if v]
     return ", ".join(parts) if parts else "nothing to do"
+
+
+def _once_done(session: Any, integration: str, feed: str) -> datetime | None:
+    """When a run-once feed ran (None: never)."""
+    c = feed_state.c
+    return session.scalar(select(c.once_done_at).where(c.integration == integration, c.feed == feed))

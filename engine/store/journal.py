@@ -7,13 +7,15 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 
-from engine.store.models import Cursor, Event, Execution, FeedState, Ledger, Notification, Parked
 from engine.store.records import ExecutionInfo, NotificationInfo, empty_counts, printable
+from engine.store.tables import cursors, executions, feed_state, ledger, notifications, parked
+from engine.store.tables import events as event_rows
 from engine.store.upsert import upsert
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Row
     from sqlalchemy.orm import Session
 
 # SQLite allows 32,766 bound parameters; stay well below for IN lists.
@@ -29,8 +31,8 @@ def chunks(seq: Sequence[Any], size: int = IN_CHUNK) -> Iterable[Sequence[Any]]:
 # -- executions -------------------------------------------------------------------------------
 
 
-def execution_info(row: Execution) -> ExecutionInfo:
-    """Detach an execution row."""
+def execution_info(row: Any) -> ExecutionInfo:
+    """Detach an execution row (a ``ce_executions`` row, or an ORM ``Execution``)."""
     return ExecutionInfo(id=row.id, integration=row.integration, feed=row.feed, trigger=row.trigger,
                          status=row.status, started_at=row.started_at, finished_at=row.finished_at,
                          counts={**empty_counts(), **(row.counts or {})}, cursor_before=row.cursor_before,
@@ -39,24 +41,31 @@ def execution_info(row: Execution) -> ExecutionInfo:
 
 def start_execution(session: Session, *, integration: str, feed: str, trigger: str, now: datetime,
                     cursor: Any = None, holder: str | None = None, status: str = "running",
-                    message: str | None = None) -> Execution:
-    """Insert an execution row and flush it so it has an id."""
-    row = Execution(integration=integration, feed=feed, trigger=trigger, status=status, started_at=now,
-                    counts=empty_counts(), cursor_before=cursor, cursor_after=cursor, holder=holder, message=message)
-    session.add(row)
-    session.flush()
-    return row
+                    message: str | None = None, finished_at: datetime | None = None) -> ExecutionInfo:
+    """Insert an execution row; what it holds, with its id."""
+    values = {"integration": integration, "feed": feed, "trigger": trigger, "status": status, "started_at": now,
+              "finished_at": finished_at, "counts": empty_counts(), "cursor_before": cursor, "cursor_after": cursor,
+              "holder": holder, "message": message}
+    execution_id = session.execute(insert(executions).values(values)).inserted_primary_key[0]
+    return execution_info(_Values(id=execution_id, **values))
+
+
+class _Values:
+    """Attribute access over the values of a row just written (as :func:`execution_info` reads rows)."""
+
+    def __init__(self, **values: Any) -> None:
+        self.__dict__.update(values)
 
 
 def finish_execution(session: Session, execution_id: int, *, status: str, now: datetime,
                      counts: dict[str, int], cursor_after: Any, message: str | None) -> None:
     """Close an execution row."""
-    session.execute(update(Execution).where(Execution.id == execution_id).values(
+    session.execute(update(executions).where(executions.c.id == execution_id).values(
         status=status, finished_at=now, counts=dict(counts), cursor_after=cursor_after, message=message))
 
 
 # A Core statement on the connection: the ORM's bulk-update path costs several times the UPDATE itself.
-_SAVE_COUNTS = (update(Execution.__table__).where(Execution.__table__.c.id == bindparam("eid"))
+_SAVE_COUNTS = (update(executions).where(executions.c.id == bindparam("eid"))
                 .values(counts=bindparam("running")))
 
 
@@ -71,7 +80,7 @@ def save_counts(session: Session, execution_id: int, counts: dict[str, int]) -> 
 def add_events(session: Session, events: Sequence[dict[str, Any]]) -> None:
     """Insert event rows (dicts with Event's columns)."""
     if events:
-        session.execute(Event.__table__.insert(), [
+        session.execute(event_rows.insert(), [
             {**e, "message": printable(e["message"]), "record_key": printable(e.get("record_key"))} for e in events])
 
 
@@ -83,7 +92,7 @@ def cause_of(integration: str, feed: str, record_key: str | None, kind: str) -> 
 
 def ring(session: Session, *, integration: str, feed: str, record_key: str | None, record_label: str | None,
          kind: str, message: str, hint: str | None, details: dict[str, Any] | None, now: datetime,
-         execution_id: int | None, reopen: bool = True) -> tuple[Notification, bool]:
+         execution_id: int | None, reopen: bool = True) -> tuple[NotificationInfo, bool]:
     """Raise (or re-raise) the notification of a cause.
 
     An acknowledged or resolved one comes back if the cause happens again. With
@@ -91,72 +100,71 @@ def ring(session: Session, *, integration: str, feed: str, record_key: str | Non
     notification only counts the occurrence and stays acknowledged if it was.
 
     Returns:
-        The row, and whether it is news (new, or re-opened) that observers should hear of.
+        The notification, and whether it is news (new, or re-opened) that observers should hear of.
     """
     record_key, record_label = printable(record_key), printable(record_label)
     message, hint = printable(message) or "", printable(hint)
     cause = cause_of(integration, feed, record_key, kind)
-    row = session.scalars(select(Notification).where(Notification.cause == cause)).one_or_none()
+    c = notifications.c
+    row = session.execute(select(notifications).where(c.cause == cause)).one_or_none()
     news = True
     if row is None:
-        row = Notification(cause=cause, integration=integration, feed=feed, record_key=record_key,
-                           record_label=record_label, message=message, hint=hint, details=details, count=1,
-                           first_seen=now, last_seen=now, last_execution_id=execution_id)
-        session.add(row)
+        values = {"cause": cause, "integration": integration, "feed": feed, "record_key": record_key,
+                  "record_label": record_label, "message": message, "hint": hint, "details": details, "count": 1,
+                  "first_seen": now, "last_seen": now, "last_execution_id": execution_id,
+                  "acknowledged_at": None, "resolved_at": None}
+        values["id"] = session.execute(insert(notifications).values(values)).inserted_primary_key[0]
     else:
-        row.count += 1
-        row.message, row.hint, row.details, row.last_seen = message, hint, details, now
-        row.record_label = record_label or row.record_label
-        row.last_execution_id = execution_id
+        values = {**row._asdict(), "count": row.count + 1, "message": message, "hint": hint, "details": details,
+                  "last_seen": now, "record_label": record_label or row.record_label,
+                  "last_execution_id": execution_id}
         if reopen or row.resolved_at is not None:
-            row.acknowledged_at = None
-            row.resolved_at = None
+            values["acknowledged_at"] = values["resolved_at"] = None
         else:
             news = False
-    session.flush()
-    return row, news
+        session.execute(update(notifications).where(c.id == row.id).values(
+            {k: v for k, v in values.items() if k not in ("id", "cause")}))
+    return notification_info(_Values(**values)), news
 
 
 def failed_keys(session: Session, integration: str, feed: str, limit: int = 500) -> list[str]:
     """Source keys of records whose notification is still open (re-tried at the start of each run)."""
-    q = (select(Notification.record_key).where(
-        Notification.integration == integration, Notification.feed == feed,
-        Notification.record_key.is_not(None), Notification.resolved_at.is_(None))
-        .order_by(Notification.last_seen).limit(limit))
+    c = notifications.c
+    q = (select(c.record_key).where(c.integration == integration, c.feed == feed, c.record_key.is_not(None),
+                                    c.resolved_at.is_(None))
+         .order_by(c.last_seen).limit(limit))
     return [k for k in session.scalars(q) if k]
 
 
 def resolve_causes(session: Session, *, integration: str, feed: str, record_keys: Sequence[str],
                    now: datetime) -> None:
     """A record that now goes through clears its open notifications of this feed."""
+    c = notifications.c
     for part in chunks(list(record_keys)):
-        session.execute(update(Notification).where(
-            Notification.integration == integration, Notification.feed == feed,
-            Notification.record_key.in_(part), Notification.resolved_at.is_(None),
+        session.execute(update(notifications).where(
+            c.integration == integration, c.feed == feed, c.record_key.in_(part), c.resolved_at.is_(None),
         ).values(resolved_at=now))
 
 
 def resolve_run_failures(session: Session, *, integration: str, feed: str, execution_id: int,
                          now: datetime) -> None:
     """A run that got through clears the feed's open notifications of earlier failed runs (no record key)."""
-    session.execute(update(Notification).where(
-        Notification.integration == integration, Notification.feed == feed, Notification.record_key.is_(None),
-        Notification.resolved_at.is_(None),
-        (Notification.last_execution_id != execution_id) | Notification.last_execution_id.is_(None),
+    c = notifications.c
+    session.execute(update(notifications).where(
+        c.integration == integration, c.feed == feed, c.record_key.is_(None), c.resolved_at.is_(None),
+        (c.last_execution_id != execution_id) | c.last_execution_id.is_(None),
     ).values(resolved_at=now))
 
 
 def count_open_causes(session: Session, integration: str, feed: str) -> int:
     """How many unresolved record-level notifications the feed has."""
-    from sqlalchemy import func
-
-    return int(session.scalar(select(func.count()).select_from(Notification).where(
-        Notification.integration == integration, Notification.feed == feed,
-        Notification.record_key.is_not(None), Notification.resolved_at.is_(None))) or 0)
+    c = notifications.c
+    return int(session.scalar(select(func.count()).select_from(notifications).where(
+        c.integration == integration, c.feed == feed, c.record_key.is_not(None), c.resolved_at.is_(None))) or 0)
 
 
-def notification_info(row: Notification) -> NotificationInfo:
-    """Detach a notification row."""
+def notification_info(row: Any) -> NotificationInfo:
+    """Detach a notification row (a ``ce_notifications`` row, or an ORM ``Notification``)."""
     return NotificationInfo(id=row.id, integration=row.integration, feed=row.feed, record_key=row.record_key,
                             record_label=row.record_label, message=row.message, hint=row.hint, count=row.count,
                             first_seen=row.first_seen, last_seen=row.last_seen, acknowledged_at=row.acknowledged_at,
@@ -166,29 +174,28 @@ def notification_info(row: Notification) -> NotificationInfo:
 # -- parked records -------------------------------------------------------------------------------
 
 
-def parked_keys(session: Session, integration: str, feed: str, keys: Sequence[str]) -> dict[str, Parked]:
+def parked_keys(session: Session, integration: str, feed: str, keys: Sequence[str]) -> dict[str, Row[Any]]:
     """The parked rows among ``keys``."""
-    out: dict[str, Parked] = {}
+    out: dict[str, Row[Any]] = {}
+    c = parked.c
     for part in chunks(list(keys)):
-        for row in session.scalars(select(Parked).where(Parked.integration == integration, Parked.feed == feed,
-                                                        Parked.record_key.in_(part))):
+        for row in session.execute(select(parked).where(c.integration == integration, c.feed == feed,
+                                                        c.record_key.in_(part))):
             out[row.record_key] = row
     return out
 
 
 def unpark(session: Session, integration: str, feed: str, keys: Sequence[str]) -> None:
     """Forget parked rows (the record went through, expired or was dropped)."""
+    c = parked.c
     for part in chunks(list(keys)):
-        session.execute(delete(Parked).where(Parked.integration == integration, Parked.feed == feed,
-                                             Parked.record_key.in_(part)))
+        session.execute(delete(parked).where(c.integration == integration, c.feed == feed, c.record_key.in_(part)))
 
 
 def count_parked(session: Session, integration: str, feed: str) -> int:
     """How many records of the feed are parked."""
-    from sqlalchemy import func
-
-    return int(session.scalar(select(func.count()).select_from(Parked).where(
-        Parked.integration == integration, Parked.feed == feed)) or 0)
+    return int(session.scalar(select(func.count()).select_from(parked).where(
+        parked.c.integration == integration, parked.c.feed == feed)) or 0)
 
 
 # -- cursors and the ledger -------------------------------------------------------------------------
@@ -196,7 +203,8 @@ def count_parked(session: Session, integration: str, feed: str) -> int:
 
 def load_cursor(session: Session, integration: str, feed: str) -> Any:
     """The feed's saved cursor, or None."""
-    return session.scalar(select(Cursor.value).where(Cursor.integration == integration, Cursor.feed == feed))
+    return session.scalar(select(cursors.c.value).where(cursors.c.integration == integration,
+                                                        cursors.c.feed == feed))
 
 
 def last_run(session: Session, integration: str, feed: str) -> tuple[Any, Any, Any] | None:
@@ -206,13 +214,15 @@ def last_run(session: Session, integration: str, feed: str) -> tuple[Any, Any, A
     (engine.readahead.Early): a feed without a cursor cannot tell otherwise that
     another run wrote fresher records meanwhile.
     """
-    st = session.get(FeedState, (integration, feed))
+    c = feed_state.c
+    st = session.execute(select(c.last_started_at, c.last_finished_at, c.once_done_at).where(
+        c.integration == integration, c.feed == feed)).first()
     return None if st is None else (st.last_started_at, st.last_finished_at, st.once_done_at)
 
 
 def save_cursor(session: Session, integration: str, feed: str, value: Any, now: datetime) -> None:
     """Save the cursor (same transaction as the page it follows)."""
-    upsert(session, Cursor.__table__, [{"integration": integration, "feed": feed, "value": value,
+    upsert(session, cursors, [{"integration": integration, "feed": feed, "value": value,
                                         "updated_at": now}], key=["integration", "feed"])
 
 
@@ -220,18 +230,18 @@ def ledger_digests(session: Session, integration: str, feed: str, keys: Sequence
     """What this feed last wrote for these keys (digest by key)."""
     out: dict[str, bytes] = {}
     for part in chunks(list(keys)):
-        out.update((k, d) for k, d in session.execute(select(Ledger.record_key, Ledger.digest).where(
-            Ledger.integration == integration, Ledger.feed == feed, Ledger.record_key.in_(part))))
+        out.update((k, d) for k, d in session.execute(select(ledger.c.record_key, ledger.c.digest).where(
+            ledger.c.integration == integration, ledger.c.feed == feed, ledger.c.record_key.in_(part))))
     return out
 
 
 def record_ledger(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Upsert ledger rows (integration, feed, record_key, digest, remote_id, written_at)."""
-    upsert(session, Ledger.__table__, rows, key=["integration", "feed", "record_key"])
+    upsert(session, ledger, rows, key=["integration", "feed", "record_key"])
 
 
 def forget_pushes(session: Session, integration: str, feeds: Sequence[str], keys: Sequence[str]) -> None:
     """Drop what these feeds remember writing for these keys: their next run writes them again."""
     for part in chunks(list(keys)):
-        session.execute(delete(Ledger).where(Ledger.integration == integration, Ledger.feed.in_(list(feeds)),
-                                             Ledger.record_key.in_(part)))
+        session.execute(delete(ledger).where(ledger.c.integration == integration, ledger.c.feed.in_(list(feeds)),
+                                             ledger.c.record_key.in_(part)))

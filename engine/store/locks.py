@@ -12,15 +12,16 @@ import os
 import socket
 import uuid
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects import sqlite
 
 from engine.errors import LockedError
-from engine.store.models import Execution, Lock
+from engine.store.tables import executions, locks
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Row
     from sqlalchemy.orm import Session
 
 
@@ -32,7 +33,7 @@ def new_holder() -> str:
 def acquire(session: Session, integration: str, feed: str, *, holder: str, lease: timedelta,
             now: datetime) -> None:
     """Take the lease of (integration, feed) or raise :class:`LockedError` saying who has it."""
-    table = Lock.__table__
+    table = locks
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects import postgresql  # loaded only on PostgreSQL (start-up time)
 
@@ -50,7 +51,7 @@ def acquire(session: Session, integration: str, feed: str, *, holder: str, lease
     got = session.execute(stmt).scalar()
     if got == holder:
         return
-    current = session.scalars(select(Lock).where(Lock.integration == integration, Lock.feed == feed)).one()
+    current = session.execute(select(locks).where(locks.c.integration == integration, locks.c.feed == feed)).one()
     msg = (f"feed {feed!r} of integration {integration!r} is already running since "
            f"{current.acquired_at:%Y-%m-%d %H:%M:%S} UTC")
     if current.execution_id:
@@ -61,22 +62,22 @@ def acquire(session: Session, integration: str, feed: str, *, holder: str, lease
 
 def attach(session: Session, integration: str, feed: str, *, holder: str, execution_id: int) -> None:
     """Record which execution holds the lease (shown to a second runner)."""
-    session.execute(update(Lock).where(Lock.integration == integration, Lock.feed == feed, Lock.holder == holder)
+    c = locks.c
+    session.execute(update(locks).where(c.integration == integration, c.feed == feed, c.holder == holder)
                     .values(execution_id=execution_id))
 
 
-_RENEW = (update(Lock.__table__)
-          .where(Lock.__table__.c.integration == bindparam("i"), Lock.__table__.c.feed == bindparam("f"),
-                 Lock.__table__.c.holder == bindparam("h"))
+_RENEW = (update(locks)
+          .where(locks.c.integration == bindparam("i"), locks.c.feed == bindparam("f"),
+                 locks.c.holder == bindparam("h"))
           .values(lease_until=bindparam("until")))
 
 
 def renew(session: Session, integration: str, feed: str, *, holder: str, lease: timedelta, now: datetime) -> None:
     """Extend our lease; raise :class:`LockedError` if it was lost (expired and taken over).
 
-    Every page of a run renews (in its own transaction), so this is one prepared Core
-    statement: building an ORM update each time was a twentieth of the writing process's work.
-    No session holds a loaded Lock to keep in step.
+    Every page of a run renews (in its own transaction), so this is one prepared
+    statement: building an update each time was a twentieth of the writing process's work.
     """
     done = session.connection().execute(_RENEW, {"i": integration, "f": feed, "h": holder, "until": now + lease})
     if done.rowcount != 1:
@@ -86,11 +87,12 @@ def renew(session: Session, integration: str, feed: str, *, holder: str, lease: 
 
 def release(session: Session, integration: str, feed: str, *, holder: str) -> None:
     """Give the lease back (only if it is still ours)."""
-    session.execute(delete(Lock).where(Lock.integration == integration, Lock.feed == feed, Lock.holder == holder))
+    c = locks.c
+    session.execute(delete(locks).where(c.integration == integration, c.feed == feed, c.holder == holder))
 
 
-def expired_running(session: Session, now: datetime) -> list[Execution]:
-    """Executions still marked running whose lease is gone (their process died)."""
-    held = select(Lock.execution_id).where(Lock.lease_until >= now, Lock.execution_id.is_not(None))
-    return list(session.scalars(select(Execution).where(Execution.status == "running",
-                                                        Execution.id.not_in(held))))
+def expired_running(session: Session, now: datetime) -> list[Row[Any]]:
+    """Executions (``ce_executions`` rows) still marked running whose lease is gone (their process died)."""
+    held = select(locks.c.execution_id).where(locks.c.lease_until >= now, locks.c.execution_id.is_not(None))
+    return list(session.execute(select(executions).where(executions.c.status == "running",
+                                                         executions.c.id.not_in(held))))

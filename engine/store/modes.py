@@ -3,30 +3,35 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
-from engine.store.models import IntegrationState, ModeChange
+from engine.store.tables import integration_state, mode_changes
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Row
+    from sqlalchemy.orm import Session
 
 MODES = ("test", "live")
+_MODE = select(integration_state.c.mode)
 
 
 def get_mode(session: Session, name: str, initial: str, now: datetime) -> str:
     """The integration's current mode; the first call records engine.yaml's initial mode."""
-    row = session.get(IntegrationState, name)
-    if row is None:
+    mode = session.scalar(_MODE.where(integration_state.c.name == name))
+    if mode is None:
         try:
             with session.begin_nested():  # two workers may record the first mode at once
-                row = IntegrationState(name=name, mode=initial, changed_at=now)
-                session.add(row)
-                session.add(ModeChange(integration=name, from_mode=None, to_mode=initial, at=now,
-                                       reason="initial mode from the configuration", forced=False))
+                session.execute(insert(integration_state).values(name=name, mode=initial, changed_at=now))
+                session.execute(insert(mode_changes).values(
+                    integration=name, from_mode=None, to_mode=initial, at=now,
+                    reason="initial mode from the configuration", forced=False))
+            mode = initial
         except IntegrityError:
-            row = session.get_one(IntegrationState, name)
-    return row.mode
+            mode = session.scalars(_MODE.where(integration_state.c.name == name)).one()
+    return str(mode)
 
 
 def set_mode(session: Session, name: str, mode: str, *, initial: str, now: datetime, reason: str,
@@ -35,17 +40,16 @@ def set_mode(session: Session, name: str, mode: str, *, initial: str, now: datet
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
     before = get_mode(session, name, initial, now)
-    row = session.get(IntegrationState, name)
-    assert row is not None
-    row.mode, row.changed_at = mode, now
-    session.add(ModeChange(integration=name, from_mode=before, to_mode=mode, at=now, reason=reason,
-                           forced=forced, checks=checks))
+    session.execute(update(integration_state).where(integration_state.c.name == name)
+                    .values(mode=mode, changed_at=now))
+    session.execute(insert(mode_changes).values(integration=name, from_mode=before, to_mode=mode, at=now,
+                                                reason=reason, forced=forced, checks=checks))
     return before
 
 
-def history(session: Session, name: str | None = None) -> list[ModeChange]:
-    """Every mode switch, oldest first."""
-    q = select(ModeChange).order_by(ModeChange.at, ModeChange.id)
+def history(session: Session, name: str | None = None) -> list[Row[Any]]:
+    """Every mode switch (``ce_mode_changes`` rows), oldest first."""
+    q = select(mode_changes).order_by(mode_changes.c.at, mode_changes.c.id)
     if name:
-        q = q.where(ModeChange.integration == name)
-    return list(session.scalars(q))
+        q = q.where(mode_changes.c.integration == name)
+    return list(session.execute(q))

@@ -12,20 +12,20 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from engine.errors import StoreError
-from engine.store.models import Base
+from engine.store import tables
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
     from sqlalchemy.engine import Engine as SAEngine
-    from sqlalchemy.orm import Mapper
 
     from engine.plugins import Hooks
 
@@ -112,22 +112,20 @@ def create_new(db: SAEngine, version_folders: Sequence[str], model_modules: Iter
     Args:
         db: The engine's database.
         version_folders: Every registered version folder (:func:`folders`).
-        model_modules: Modules whose models plugins registered (``register_models``).
+        model_modules: Modules whose tables or models plugins registered (``register_models``).
 
     Returns:
         Every revision of the scripts (the schema they add up to now exists);
         ``[]`` if another process created it meanwhile (it is at the heads); or
         None when nothing was done and the caller should ask Alembic: the
         database has tables, a script or folder could not be read, or
-        ``Base.metadata`` holds models no registered plugin owns (or tables
-        without models).
+        the metadata holds tables no registered plugin's module defines.
 
     Raises:
         StoreError: The database refused the tables.
     """
     scanned = _scan(version_folders)
-    if scanned is None or not _models_registered(Base.registry.mappers, set(Base.metadata.tables),
-                                                 [Base.__module__, *model_modules]):
+    if scanned is None or not _tables_registered(set(tables.metadata.tables), [tables.__name__, *model_modules]):
         return None
     revisions, parents = scanned
     heads = sorted(set(revisions) - parents)
@@ -142,7 +140,7 @@ def create_new(db: SAEngine, version_folders: Sequence[str], model_modules: Iter
                 return []  # another process starting at the same time was first
             if names:
                 return None  # not new: Alembic decides
-            Base.metadata.create_all(conn, checkfirst=False)
+            tables.metadata.create_all(conn, checkfirst=False)
             table = version_table()
             table.create(conn)
             conn.execute(table.insert(), [{"version_num": head} for head in heads])
@@ -152,12 +150,19 @@ def create_new(db: SAEngine, version_folders: Sequence[str], model_modules: Iter
     return revisions
 
 
-def _models_registered(mappers: Iterable[Mapper[Any]], tables: set[str], owners: Sequence[str]) -> bool:
-    """True if every model comes from ``owners`` (a module or a module inside it) and every table has a model."""
-    mapped: set[str] = set()
-    for mapper in mappers:
-        module = mapper.class_.__module__
-        if not any(module == owner or module.startswith(owner + ".") for owner in owners):
-            return False
-        mapped.update(t.fullname for t in mapper.tables)
-    return mapped == tables
+def _tables_registered(names: set[str], owners: Sequence[str]) -> bool:
+    """True if every table in the metadata is defined by a module of ``owners`` (or a module inside one).
+
+    A module defines the ``Table`` objects it holds and the tables of the mapped
+    classes it holds (a plugin's ORM models).
+    """
+    defined: set[str] = set()
+    for name, module in list(sys.modules.items()):
+        if module is None or not any(name == owner or name.startswith(owner + ".") for owner in owners):
+            continue
+        for value in vars(module).values():
+            table = value if isinstance(value, Table) else getattr(value, "__table__", None) if isinstance(
+                value, type) and getattr(value, "__module__", None) == name else None
+            if isinstance(table, Table) and table.metadata is tables.metadata:
+                defined.add(table.fullname)
+    return defined == names

@@ -19,10 +19,10 @@ def register_connectors() -> list[type]:
 
 @hookimpl
 def register_models() -> list[object]:
-    """The hub's models, so their tables join the engine's metadata."""
-    from plugins.connect import models
+    """The hub's tables, so they join the engine's metadata (its ORM classes are in ``plugins.connect.models``)."""
+    from plugins.connect import tables
 
-    return [models]
+    return [tables]
 
 
 @hookimpl

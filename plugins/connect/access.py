@@ -15,9 +15,8 @@ from sqlalchemy import select
 
 from engine.connector import Page, RunContext, WriteOutcome
 from engine.errors import StoreError
-from plugins.connect import catalog, images, orders, reading, shipments, stock, views
+from plugins.connect import catalog, images, orders, reading, shipments, stock, tables, views
 from plugins.connect.bulk import key_in
-from plugins.connect.models import Image, Order, Product, ProductLink, Shipment, Stock
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -31,27 +30,27 @@ def read(hub: HubConnector, resource: str, cursor: Any, ctx: RunContext) -> Iter
     sessions = hub.services.sessions
     now = hub.services.clock()
     if resource == "products":
-        table = Product.__table__
+        table = tables.products
         return reading.pages_by_id(sessions, views.product_query(ctx.integration),
                                    lambda s, rows: views.product_records(rows), cursor=cursor,
                                    time_col=table.c.updated_at, id_col=table.c.id, size=size, now=now)
     if resource == "orders":
-        table = Order.__table__
+        table = tables.orders
         return reading.pages(sessions, views.order_query().where(table.c.integration == ctx.integration),
                              views.order_records, cursor=cursor, time_col=table.c.updated_at,
                              tie_col=table.c.id, tie_name="id", size=size, now=now)
     if resource == "stock":
-        table = Stock.__table__
+        table = tables.stock
         query = views.stock_query(ctx.integration, linked_only=True).where(
             table.c.warehouse == hub.warehouse(ctx))
         return reading.pages(sessions, query, lambda s, rows: views.stock_records(rows), cursor=cursor,
                              time_col=table.c.updated_at, tie_col=table.c.sku, tie_name="sku", size=size, now=now)
     if resource == "shipments":
-        table = Shipment.__table__
+        table = tables.shipments
         return reading.pages(sessions, views.shipment_query().where(table.c.integration == ctx.integration),
                              views.shipment_records, cursor=cursor, time_col=table.c.updated_at,
                              tie_col=table.c.id, tie_name="id", size=size, now=now)
-    table = Image.__table__
+    table = tables.images
     return reading.pages(sessions, views.image_query(), lambda s, rows: views.image_records(rows),
                          cursor=cursor, time_col=table.c.updated_at, tie_col=table.c.id, tie_name="id",
                          size=size, now=now)
@@ -71,21 +70,22 @@ def _fetch(hub: HubConnector, session: Session, resource: str, keys: list[str],
            ctx: RunContext) -> list[dict[str, Any]]:
     dialect = session.get_bind().dialect.name
     if resource == "products":
-        query = views.product_query(ctx.integration).where(key_in(Product.__table__.c.sku, dialect, keys))
-        return views.product_records(session.execute(query.order_by(Product.sku)).all())
+        query = views.product_query(ctx.integration).where(key_in(tables.products.c.sku, dialect, keys))
+        return views.product_records(session.execute(query.order_by(tables.products.c.sku)).all())
     if resource == "orders":
-        query = views.order_query().where(key_in(Order.__table__.c.external_id, dialect, keys),
-                                          Order.integration == ctx.integration)
-        return views.order_records(session, session.execute(query.order_by(Order.id)).all())
+        query = views.order_query().where(key_in(tables.orders.c.external_id, dialect, keys),
+                                          tables.orders.c.integration == ctx.integration)
+        return views.order_records(session, session.execute(query.order_by(tables.orders.c.id)).all())
     if resource == "stock":
         query = views.stock_query(ctx.integration, linked_only=False).where(
-            key_in(Stock.__table__.c.sku, dialect, keys), Stock.warehouse == hub.warehouse(ctx))
-        return views.stock_records(session.execute(query.order_by(Stock.sku)).all())
+            key_in(tables.stock.c.sku, dialect, keys), tables.stock.c.warehouse == hub.warehouse(ctx))
+        return views.stock_records(session.execute(query.order_by(tables.stock.c.sku)).all())
     if resource == "product_images":
-        query = views.image_query().where(key_in(Image.__table__.c.url, dialect, keys))
-        return views.image_records(session.execute(query.order_by(Image.sku, Image.position, Image.id)).all())
+        query = views.image_query().where(key_in(tables.images.c.url, dialect, keys))
+        im = tables.images.c
+        return views.image_records(session.execute(query.order_by(im.sku, im.position, im.id)).all())
     if resource == "shipments":  # a push the store refused is read again once its cause is fixed
-        table = Shipment.__table__
+        table = tables.shipments
         ids = [int(k) for k in keys if k.isdigit()]
         query = views.shipment_query().where(table.c.id.in_(ids), table.c.integration == ctx.integration)
         return views.shipment_records(session, session.execute(query.order_by(table.c.id)).all())
@@ -121,7 +121,7 @@ def _had_links(hub: HubConnector, session: Session, ctx: RunContext) -> bool:
     """Whether the integration had product links when this connector (one run) first wrote products."""
     before = hub.links_before
     if ctx.integration not in before:
-        table = ProductLink.__table__
+        table = tables.product_links
         before[ctx.integration] = session.execute(
             select(table.c.id).where(table.c.integration == ctx.integration).limit(1)).first() is not None
     return before[ctx.integration]

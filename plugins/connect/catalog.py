@@ -10,10 +10,9 @@ from sqlalchemy import delete, select
 
 from engine.connector import WriteOutcome
 from engine.errors import RecordError, Severity
-from plugins.connect import coerce
+from plugins.connect import coerce, tables
 from plugins.connect.bulk import Batch, Target, allowed_columns, failed, write_all
 from plugins.connect.keyed import select_by_keys, update_by_keys
-from plugins.connect.models import Product, ProductLink, ProductSupplier, Stock, Supplier
 from plugins.connect.values import product_columns
 
 if TYPE_CHECKING:
@@ -21,17 +20,17 @@ if TYPE_CHECKING:
 
     from engine.connector import RunContext
 
-PRODUCTS = Target(Product.__table__, "sku", ("name", "barcode", "weight_grams", "price", "status", "attributes"),
+PRODUCTS = Target(tables.products, "sku", ("name", "barcode", "weight_grams", "price", "status", "attributes"),
                   "product")
-LINKS = Target(ProductLink.__table__, "sku", ("external_id", "data"), "product link", scope=("integration",),
+LINKS = Target(tables.product_links, "sku", ("external_id", "data"), "product link", scope=("integration",),
                created_at=False)
-SUPPLIERS = Target(Supplier.__table__, "external_id", ("name", "active", "data"), "supplier",
+SUPPLIERS = Target(tables.suppliers, "external_id", ("name", "active", "data"), "supplier",
                    scope=("integration",), created_at=False, defaults={"active": True})
-PRODUCT_SUPPLIERS = Target(ProductSupplier.__table__, "external_id",
+PRODUCT_SUPPLIERS = Target(tables.product_suppliers, "external_id",
                            ("sku", "supplier_external_id", "supplier_reference", "price"), "product supplier",
                            scope=("integration",), created_at=False)
 _LINK_FIELDS = ("sku", "external_id", "remote")
-_ANY_STOCK = select(Stock.__table__.c.sku).limit(1)
+_ANY_STOCK = select(tables.stock.c.sku).limit(1)
 
 
 def write_products(session: Session, records: Sequence[dict[str, Any]], ctx: RunContext,
@@ -96,7 +95,7 @@ def write_products(session: Session, records: Sequence[dict[str, Any]], ctx: Run
         _unlink_others(session, ctx, {links.rows[sku]["external_id"]: sku for sku in written
                                       if links.rows[sku].get("external_id") is not None})
     if relinked and session.execute(_ANY_STOCK).first() is not None:  # a hub with no stock yet has none to move
-        update_by_keys(session, Stock.__table__, "sku", relinked, {"updated_at": now})
+        update_by_keys(session, tables.stock, "sku", relinked, {"updated_at": now})
     return [o for o in outcomes if o is not None]
 
 

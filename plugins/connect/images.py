@@ -22,9 +22,8 @@ from sqlalchemy import select
 from engine.connector import WriteOutcome
 from engine.errors import EngineError, RecordError, Severity, TransientError
 from engine.store.upsert import upsert
-from plugins.connect import coerce
+from plugins.connect import coerce, tables
 from plugins.connect.bulk import CHUNK, failed, key_in
-from plugins.connect.models import Image
 
 if TYPE_CHECKING:  # httpx loads with the first download: a run that writes no image never needs it
     import httpx
@@ -154,7 +153,7 @@ def write_images(session: Session, records: Sequence[dict[str, Any]], ctx: RunCo
     urls = list({p[1] for p in parsed if isinstance(p, tuple)})
     stored: dict[tuple[str, str], dict[str, Any]] = {}
     files: dict[str, dict[str, Any]] = {}  # url -> a row whose file is on disk
-    table = Image.__table__
+    table = tables.images
     for start in range(0, len(urls), CHUNK):
         query = select(table).where(key_in(table.c.url, session.get_bind().dialect.name, urls[start:start + CHUNK]))
         for row in session.execute(query).mappings():

@@ -10,9 +10,8 @@ from sqlalchemy import delete, insert, select
 
 from engine.connector import WriteOutcome
 from engine.errors import RecordError
-from plugins.connect import coerce
+from plugins.connect import coerce, tables
 from plugins.connect.bulk import CHUNK, Batch, Target, allowed_columns, failed, key_in
-from plugins.connect.models import Order, OrderLine
 from plugins.connect.views import lines_by_order
 
 if TYPE_CHECKING:
@@ -20,7 +19,7 @@ if TYPE_CHECKING:
 
     from engine.connector import RunContext
 
-ORDERS = Target(Order.__table__, "external_id",
+ORDERS = Target(tables.orders, "external_id",
                 ("number", "status", "payment_status", "currency", "total", "email", "customer",
                  "shipping_address", "billing_address", "carrier", "ordered_at"),
                 "order", scope=("integration",))
@@ -118,11 +117,12 @@ def _replace_lines(session: Session, integration: str, lines: dict[str, list[dic
     keys = list(lines)
     ids: dict[str, int] = {}
     for start in range(0, len(keys), CHUNK):
-        query = select(Order.external_id, Order.id).where(
-            key_in(Order.__table__.c.external_id, dialect, keys[start:start + CHUNK]), Order.integration == integration)
+        c = tables.orders.c
+        query = select(c.external_id, c.id).where(
+            key_in(c.external_id, dialect, keys[start:start + CHUNK]), c.integration == integration)
         ids.update({k: i for k, i in session.execute(query)})
     order_ids = list(ids.values())
-    lines_table = OrderLine.__table__
+    lines_table = tables.order_lines
     for start in range(0, len(order_ids), CHUNK):
         session.execute(delete(lines_table).where(key_in(lines_table.c.order_id, dialect,
                                                          order_ids[start:start + CHUNK])))

@@ -12,17 +12,22 @@ from engine.connector import WriteOutcome
 from engine.errors import RecordError, Severity
 from plugins.connect import coerce
 from plugins.connect.bulk import failed
-from plugins.connect.models import Order, Shipment
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from engine.connector import Action, RunContext
+    from plugins.connect.models import Order, Shipment
+
+# The hub's ORM classes (plugins.connect.models) are imported where a shipment is recorded, not when a run
+# loads the hub: building them costs every command's start-up (docs/decisions.md §26).
 
 
 def matching_orders(session: Session, integration: str | None, order: str, *,
                     by_number: bool = True) -> list[Order]:
     """Orders whose external id is ``order`` or, when none is, whose number is (``#`` optional)."""
+    from plugins.connect.models import Order
+
     scope = [Order.integration == integration] if integration else []
     found = list(session.scalars(select(Order).where(Order.external_id == order, *scope).limit(10)))
     if not found and by_number:
@@ -99,6 +104,8 @@ def record_shipment(session: Session, order: Order, *, carrier: str | None, trac
     Returns:
         The shipment and whether it was ``created``, ``updated`` or ``unchanged``.
     """
+    from plugins.connect.models import Shipment
+
     same = Shipment.tracking_number == tracking_number if tracking_number else or_(
         Shipment.tracking_number.is_(None), Shipment.tracking_number == "")
     query = select(Shipment).where(Shipment.order_id == order.id, same)

@@ -8,16 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 from engine.connector import WriteOutcome
 from engine.errors import RecordError
-from plugins.connect import coerce
+from plugins.connect import coerce, tables
 from plugins.connect.bulk import Batch, Target, allowed_columns, apply_all, failed
-from plugins.connect.models import Stock
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from engine.connector import RunContext
 
-STOCK = Target(Stock.__table__, "sku", ("quantity", "reserved"), "stock level", scope=("warehouse",),
+STOCK = Target(tables.stock, "sku", ("quantity", "reserved"), "stock level", scope=("warehouse",),
                created_at=False, defaults={"quantity": 0, "reserved": 0})
 
 

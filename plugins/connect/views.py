@@ -11,19 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, select
 
+from plugins.connect import tables
 from plugins.connect.bulk import key_in
 from plugins.connect.coerce import iso
-from plugins.connect.models import (
-    Image,
-    Order,
-    OrderLine,
-    Product,
-    ProductLink,
-    ProductSupplier,
-    Shipment,
-    Stock,
-    Supplier,
-)
 
 if TYPE_CHECKING:
     from sqlalchemy import Row, Select
@@ -38,13 +28,14 @@ ORDER_FIELDS = ("integration", "external_id", "number", "status", "payment_statu
 
 def product_query(integration: str | None, *, linked_only: bool = False) -> Select[Any]:
     """Products with this integration's link (external id, remote ids) when there is one."""
-    cols = (Product.id, Product.sku, Product.name, Product.barcode, Product.weight_grams, Product.price,
-            Product.status, Product.attributes, Product.created_at, Product.updated_at)
+    p, link = tables.products, tables.product_links
+    cols = (p.c.id, p.c.sku, p.c.name, p.c.barcode, p.c.weight_grams, p.c.price, p.c.status, p.c.attributes,
+            p.c.created_at, p.c.updated_at)
     if integration is None:
         return select(*cols)
-    on = and_(ProductLink.sku == Product.sku, ProductLink.integration == integration)
-    query = select(*cols, ProductLink.external_id, ProductLink.data)
-    return query.join(ProductLink, on) if linked_only else query.outerjoin(ProductLink, on)
+    on = and_(link.c.sku == p.c.sku, link.c.integration == integration)
+    query = select(*cols, link.c.external_id, link.c.data)
+    return query.join(link, on) if linked_only else query.outerjoin(link, on)
 
 
 def product_records(rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
@@ -64,7 +55,7 @@ def product_records(rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
 
 def order_query() -> Select[Any]:
     """Every column of the orders table."""
-    return select(Order.__table__)
+    return select(tables.orders)
 
 
 def order_records(session: Session, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
@@ -87,9 +78,9 @@ def lines_by_order(session: Session, order_ids: Sequence[int]) -> dict[int, list
     out: dict[int, list[dict[str, Any]]] = {}
     if not order_ids:
         return out
-    table = OrderLine.__table__
+    table = tables.order_lines
     query = select(table).where(key_in(table.c.order_id, session.get_bind().dialect.name, order_ids))
-    for m in session.execute(query.order_by(OrderLine.order_id, OrderLine.line_no)).mappings():
+    for m in session.execute(query.order_by(table.c.order_id, table.c.line_no)).mappings():
         out.setdefault(m["order_id"], []).append(
             {"line_no": m["line_no"], "sku": m["sku"], "name": m["name"], "quantity": m["quantity"],
              "price": m["price"], "external_id": m["external_id"]})
@@ -101,12 +92,13 @@ def lines_by_order(session: Session, order_ids: Sequence[int]) -> dict[int, list
 
 def stock_query(integration: str | None, *, linked_only: bool) -> Select[Any]:
     """Stock rows, with this integration's link to the SKU (inner join when ``linked_only``)."""
-    cols = (Stock.id, Stock.sku, Stock.warehouse, Stock.quantity, Stock.reserved, Stock.updated_at)
+    st, link = tables.stock, tables.product_links
+    cols = (st.c.id, st.c.sku, st.c.warehouse, st.c.quantity, st.c.reserved, st.c.updated_at)
     if integration is None:
         return select(*cols)
-    on = and_(ProductLink.sku == Stock.sku, ProductLink.integration == integration)
-    query = select(*cols, ProductLink.external_id, ProductLink.data)
-    return query.join(ProductLink, on) if linked_only else query.outerjoin(ProductLink, on)
+    on = and_(link.c.sku == st.c.sku, link.c.integration == integration)
+    query = select(*cols, link.c.external_id, link.c.data)
+    return query.join(link, on) if linked_only else query.outerjoin(link, on)
 
 
 def stock_records(rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
@@ -126,7 +118,9 @@ def stock_records(rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
 
 def shipment_query() -> Select[Any]:
     """Shipments with their order's number."""
-    return select(Shipment.__table__, Order.number.label("order_number")).join(Order, Order.id == Shipment.order_id)
+    orders = tables.orders
+    return select(tables.shipments, orders.c.number.label("order_number")).join(
+        orders, orders.c.id == tables.shipments.c.order_id)
 
 
 def shipment_records(session: Session, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
@@ -153,7 +147,7 @@ def shipment_records(session: Session, rows: Sequence[Row[Any]]) -> list[dict[st
 
 def image_query() -> Select[Any]:
     """Every column of the images table."""
-    return select(Image.__table__)
+    return select(tables.images)
 
 
 def image_records(rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
@@ -170,20 +164,20 @@ def image_records(rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
 
 def supplier_records(session: Session, integration: str, keys: Sequence[str]) -> list[dict[str, Any]]:
     """This integration's suppliers with these external ids."""
-    table = Supplier.__table__
+    table = tables.suppliers
     query = select(table).where(key_in(table.c.external_id, session.get_bind().dialect.name, keys),
                                 table.c.integration == integration)
     return [{"external_id": m["external_id"], "integration": m["integration"], "name": m["name"],
              "active": m["active"], "data": m["data"], "updated_at": iso(m["updated_at"])}
-            for m in session.execute(query.order_by(Supplier.id)).mappings()]
+            for m in session.execute(query.order_by(table.c.id)).mappings()]
 
 
 def product_supplier_records(session: Session, integration: str, keys: Sequence[str]) -> list[dict[str, Any]]:
     """This integration's product-supplier rows with these external ids."""
-    table = ProductSupplier.__table__
+    table = tables.product_suppliers
     query = select(table).where(key_in(table.c.external_id, session.get_bind().dialect.name, keys),
                                 table.c.integration == integration)
     return [{"external_id": m["external_id"], "integration": m["integration"], "sku": m["sku"],
              "supplier_external_id": m["supplier_external_id"], "supplier_reference": m["supplier_reference"],
              "price": m["price"], "updated_at": iso(m["updated_at"])}
-            for m in session.execute(query.order_by(ProductSupplier.id)).mappings()]
+            for m in session.execute(query.order_by(table.c.id)).mappings()]

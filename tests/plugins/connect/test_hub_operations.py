@@ -83,7 +83,7 @@ def test_the_plugin_registers_the_hub_its_models_and_migrations() -> None:
     hooks = Hooks(build_manager(plugins=[plugins.connect]))
     assert hooks.connectors() == {"connect": HubConnector}
     assert hooks.pm.hook.register_migrations() == [[str(plugins.connect.MIGRATIONS)]]
-    assert [m.__name__ for m in hooks.pm.hook.register_models()[0]] == ["plugins.connect.models"]
+    assert [m.__name__ for m in hooks.pm.hook.register_models()[0]] == ["plugins.connect.tables"]
 
 
 def test_the_settings_schema_is_valid_and_defaults_the_warehouse() -> None:
