@@ -20,8 +20,7 @@ from sqlalchemy import select
 
 from engine.connector import Check, RunContext
 from engine.errors import EngineError
-from engine.store import modes
-from engine.store.models import Execution, FeedState, IntegrationState
+from engine.store import modes, tables
 
 if TYPE_CHECKING:
     from engine.app import Engine
@@ -127,8 +126,9 @@ def stock_imported(engine: Engine, integ: IntegrationDef) -> Check:
         return Check(STOCK_IMPORTED, False, f"integration {integ.name!r} has no run-once inbound feed into the hub "
                                             "that imports stock levels; nothing has imported them")
     with engine.sessions() as s:
-        done = {r.feed: r.once_done_at for r in s.scalars(select(FeedState).where(
-            FeedState.integration == integ.name, FeedState.feed.in_([f.name for f in feeds])))}
+        fs = tables.feed_state.c
+        done = {r.feed: r.once_done_at for r in s.execute(select(fs.feed, fs.once_done_at).where(
+            fs.integration == integ.name, fs.feed.in_([f.name for f in feeds])))}
     missing = [f.name for f in feeds if done.get(f.name) is None]
     if missing:
         cmds = "; ".join(f"connect-engine run {m} --integration {integ.name}" for m in missing)
@@ -146,13 +146,15 @@ def stock_clean(engine: Engine, integ: IntegrationDef) -> Check:
     imports = import_feeds(integ)
     problems, good = [], []
     with engine.sessions() as s:
-        imported = s.scalar(select(FeedState.once_done_at).where(
-            FeedState.integration == integ.name, FeedState.feed.in_([f.name for f in imports]),
-            FeedState.once_done_at.is_not(None)).order_by(FeedState.once_done_at.desc()).limit(1))
+        fs = tables.feed_state.c
+        imported = s.scalar(select(fs.once_done_at).where(
+            fs.integration == integ.name, fs.feed.in_([f.name for f in imports]),
+            fs.once_done_at.is_not(None)).order_by(fs.once_done_at.desc()).limit(1))
         for fd in checks:
-            last = s.scalars(select(Execution).where(
-                Execution.integration == integ.name, Execution.feed == fd.name,
-                Execution.status.not_in(["running", "skipped"])).order_by(Execution.id.desc()).limit(1)).first()
+            ex = tables.executions.c
+            last = s.execute(select(tables.executions).where(
+                ex.integration == integ.name, ex.feed == fd.name,
+                ex.status.not_in(["running", "skipped"])).order_by(ex.id.desc()).limit(1)).first()
             run_cmd = f"connect-engine run {fd.name} --integration {integ.name}"
             if last is None:
                 problems.append(f"{fd.name} has not run (run: {run_cmd})")
@@ -213,7 +215,8 @@ def go_test(engine: Engine, name: str, *, reason: str | None = None) -> ModeRepo
 def current_modes(engine: Engine) -> dict[str, str]:
     """The mode of every configured integration (one query; engine.yaml's initial mode where none is stored)."""
     with engine.sessions() as s:
-        stored = dict(s.execute(select(IntegrationState.name, IntegrationState.mode)).all())
+        st = tables.integration_state.c
+        stored = dict(s.execute(select(st.name, st.mode)).all())
     return {name: stored.get(name, integ.mode) for name, integ in engine.config.integrations.items()}
 
 

@@ -10,8 +10,7 @@ from sqlalchemy import delete, select
 
 from engine.errors import EngineError, LockedError
 from engine.scheduler import TickResult, WorkItem
-from engine.store import journal
-from engine.store.models import Parked
+from engine.store import journal, tables
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -62,15 +61,16 @@ class ParkedInfo:
 def list_parked(engine: Engine, *, integration: str | None = None, feed: str | None = None,
                 ids: Sequence[int] | None = None) -> list[ParkedInfo]:
     """Parked records, next check first, optionally of one integration / feed or exactly ``ids``."""
-    q = select(Parked).order_by(Parked.next_check_at, Parked.id)
+    c = tables.parked.c
+    q = select(tables.parked).order_by(c.next_check_at, c.id)
     if integration:
-        q = q.where(Parked.integration == integration)
+        q = q.where(c.integration == integration)
     if feed:
-        q = q.where(Parked.feed == feed)
+        q = q.where(c.feed == feed)
     out = []
     with engine.sessions() as s:
-        rows = list(s.scalars(q)) if ids is None else [
-            r for part in journal.chunks(list(ids)) for r in s.scalars(q.where(Parked.id.in_(part)))]
+        rows = list(s.execute(q)) if ids is None else [
+            r for part in journal.chunks(list(ids)) for r in s.execute(q.where(c.id.in_(part)))]
         for r in rows:
             integ = engine.config.integrations.get(r.integration)
             fd = integ.feeds.get(r.feed) if integ else None
@@ -125,7 +125,7 @@ def drop_parked(engine: Engine, ids: Sequence[int], *, reason: str | None = None
     why = reason or "dropped by a person (connect-engine parked drop)"
     with engine.sessions.begin() as s:
         for part in journal.chunks([p.id for p in found]):
-            s.execute(delete(Parked).where(Parked.id.in_(part)))
+            s.execute(delete(tables.parked).where(tables.parked.c.id.in_(part)))
         journal.add_events(s, [{"execution_id": None, "integration": p.integration, "feed": p.feed,
                                 "record_key": p.record_key, "severity": "info",
                                 "message": f"stopped re-checking record {p.record_label or p.record_key} after "

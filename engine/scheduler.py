@@ -25,7 +25,7 @@ from sqlalchemy import and_, case, func, or_, select, update
 from engine.errors import EngineError, LockedError
 from engine.grouping import group_for_run, held_back
 from engine.slots import SlotCache
-from engine.store.models import FeedState, IntegrationState, Lock, Parked
+from engine.store import tables
 from engine.store.upsert import upsert
 
 if TYPE_CHECKING:
@@ -127,13 +127,13 @@ class Scheduler:
         with eng.sessions() as session:
             db = session.connection()  # Core rows: no ORM loading machinery for 11,000 state rows
             states = {(r[0], r[1]): r[2:] for r in db.execute(_STATE)}
-            locked = {(r[0], r[1]) for r in db.execute(select(Lock.integration, Lock.feed)
-                                                        .where(Lock.lease_until >= now))}
-            modes = {r[0]: r[1] for r in db.execute(select(IntegrationState.name, IntegrationState.mode))}
-            parked = db.execute(select(Parked.integration, Parked.feed, func.min(Parked.next_check_at), func.count())
-                                .where(Parked.next_check_at <= now)
-                                .group_by(Parked.integration, Parked.feed)).all()
-            self.next_parked = db.scalar(select(func.min(Parked.next_check_at)).where(Parked.next_check_at > now))
+            lk, st, pk = tables.locks.c, tables.integration_state.c, tables.parked.c
+            locked = {(r[0], r[1]) for r in db.execute(select(lk.integration, lk.feed).where(lk.lease_until >= now))}
+            modes = {r[0]: r[1] for r in db.execute(select(st.name, st.mode))}
+            parked = db.execute(select(pk.integration, pk.feed, func.min(pk.next_check_at), func.count())
+                                .where(pk.next_check_at <= now)
+                                .group_by(pk.integration, pk.feed)).all()
+            self.next_parked = db.scalar(select(func.min(pk.next_check_at)).where(pk.next_check_at > now))
         items: list[WorkItem] = []
         for integ in eng.config.integrations.values():
             live = modes.get(integ.name, integ.mode) == "live"
@@ -249,7 +249,7 @@ class Scheduler:
 
     def _mark_scheduled(self, item: WorkItem) -> None:
         with self.engine.sessions.begin() as s:
-            upsert(s, FeedState.__table__, [{"integration": item.integration, "feed": item.feed,
+            upsert(s, tables.feed_state, [{"integration": item.integration, "feed": item.feed,
                                              "last_scheduled_for": item.scheduled_for}],
                    key=["integration", "feed"])
 
@@ -263,22 +263,24 @@ class Scheduler:
         except ValueError:
             nxt = now + timedelta(hours=1)
         with eng.sessions.begin() as s:
-            s.execute(update(Parked).where(Parked.integration == item.integration, Parked.feed == item.feed,
-                                           Parked.next_check_at <= now).values(next_check_at=nxt))
+            pk = tables.parked.c
+            s.execute(update(tables.parked).where(pk.integration == item.integration, pk.feed == item.feed,
+                                                  pk.next_check_at <= now).values(next_check_at=nxt))
 
 
 # One row per feed, computed by the database so only one timestamp per row is converted:
 # (integration, feed, mark = the later of last scheduled slot and last start, unfinished, last_status, once_done)
+_FS = tables.feed_state.c
 _STATE = select(
-    FeedState.integration, FeedState.feed,
-    case((FeedState.last_started_at.is_(None), FeedState.last_scheduled_for),
-         (FeedState.last_scheduled_for.is_(None), FeedState.last_started_at),
-         (FeedState.last_scheduled_for > FeedState.last_started_at, FeedState.last_scheduled_for),
-         else_=FeedState.last_started_at),
-    and_(FeedState.last_started_at.is_not(None),
-         or_(FeedState.last_finished_at.is_(None), FeedState.last_finished_at < FeedState.last_started_at)),
-    FeedState.last_status,
-    FeedState.once_done_at.is_not(None),
+    _FS.integration, _FS.feed,
+    case((_FS.last_started_at.is_(None), _FS.last_scheduled_for),
+         (_FS.last_scheduled_for.is_(None), _FS.last_started_at),
+         (_FS.last_scheduled_for > _FS.last_started_at, _FS.last_scheduled_for),
+         else_=_FS.last_started_at),
+    and_(_FS.last_started_at.is_not(None),
+         or_(_FS.last_finished_at.is_(None), _FS.last_finished_at < _FS.last_started_at)),
+    _FS.last_status,
+    _FS.once_done_at.is_not(None),
 )
 
 

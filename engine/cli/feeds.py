@@ -17,12 +17,12 @@ def feeds_cmd(ctx: click.Context, integration: str | None, as_json: bool) -> Non
     """List feeds: direction, source -> target, schedule, re-check schedule, last run."""
     from sqlalchemy import select  # loaded when the command runs: `--help` imports this module for its help line
 
-    from engine.store.models import FeedState
+    from engine.store import tables
 
     engine = get_engine(ctx)
     names = [integration] if integration else sorted(engine.config.integrations)
     with engine.sessions() as s:
-        states = {(r.integration, r.feed): r for r in s.scalars(select(FeedState))}
+        states = {(r.integration, r.feed): r for r in s.execute(select(tables.feed_state))}
     rows = []
     for name in names:
         integ = engine.integration(name)

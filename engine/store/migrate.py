@@ -27,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from engine.errors import StoreError
 from engine.store import schema_state
 from engine.store.db import make_db
-from engine.store.models import Base
+from engine.store.tables import metadata
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -71,7 +71,7 @@ def alembic_config(version_folders: Sequence[str] = (), connection: Connection |
 def upgrade(db: str | SAEngine, version_folders: Sequence[str]) -> list[str]:
     """Upgrade every branch to its head, in one transaction.
 
-    A database whose tables were made by ``Base.metadata.create_all`` (it has
+    A database whose tables were made by ``metadata.create_all`` (it has
     every table but no migration history) is adopted: stamped at the heads.
 
     Args:
@@ -145,7 +145,7 @@ def _adopt(conn: Connection) -> bool:
     names = set(inspect(conn).get_table_names())
     if VERSION_TABLE in names:
         return False
-    ours = set(Base.metadata.tables)
+    ours = set(metadata.tables)
     present = ours & names
     if not present:
         return False

@@ -125,6 +125,24 @@ def test_a_run_builds_its_engine_without_the_scheduler_or_the_orm_classes(tmp_pa
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == [0, []]
 
 
+def test_what_is_due_runs_without_the_orm_classes(tmp_path: Path, db_url: str) -> None:
+    # ``run --due`` (a host's cron) schedules with the scheduler, itself on Core statements too.
+    from tests.support import memstore
+
+    config = memstore.write_config(tmp_path / "engine.yaml", db_url, tmp_path / "data",
+                                   {"shop": {"settings": {"products": 2}}})
+    code = ("import json, sys\nfrom click.testing import CliRunner\nfrom engine.cli import cli\n"
+            "from tests.support import memstore\n"
+            "r = CliRunner().invoke(cli, ['--config', sys.argv[1], 'run', '--due', '--json'],"
+            " obj={'plugins': memstore.plugin_list()})\n"
+            "ran = [x['feed'] for x in json.loads(r.output)['results'] if x['status'] == 'success']\n"
+            "print(json.dumps([r.exit_code, 'import_products' in ran, sorted(m for m in ("
+            "'engine.store.models', 'plugins.connect.models') if m in sys.modules)]))")
+    proc = _python(code, str(config))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == [0, True, []]
+
+
 def test_a_command_that_sends_no_request_loads_no_http_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The Shopify and hub plugins load httpx with their first request: listing executions never makes one.
     monkeypatch.setenv("STARTUP_SHOP_TOKEN", "token")

@@ -7,7 +7,7 @@ from typing import Any
 from alembic import context
 
 from engine.store.db import make_db
-from engine.store.models import Base
+from engine.store.tables import metadata
 
 config = context.config
 
@@ -30,7 +30,7 @@ def run_migrations_online() -> None:
     try:
         context.configure(
             connection=connection,
-            target_metadata=config.attributes.get("target_metadata", Base.metadata),
+            target_metadata=config.attributes.get("target_metadata", metadata),
             version_table=config.attributes.get("version_table", "ce_alembic_version"),
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
