@@ -24,7 +24,7 @@ from engine.plugins import Hooks
 from engine.runner import Progress, Runner
 from engine.secrets import Masker, install_log_filter, remove_log_filter
 from engine.store import journal, modes
-from engine.store.db import discard, make_db
+from engine.store.db import Transactions, discard, make_db
 from engine.store.records import ExecutionInfo, NotificationInfo
 from engine.store.tables import events as event_rows
 from engine.store.tables import executions as execution_rows
@@ -67,12 +67,14 @@ class Engine:
         self.masker = Masker(config.secrets)
         self._log_filter = install_log_filter(self.masker)
         _ensure_folders(config)
-        self.db, self.sessions = make_db(config.database_url, runs=config.pool_size)
+        self.db, self.sessions = make_db(config.database_url, runs=config.pool_size)  # ORM, made on first use
+        self.transactions = Transactions(self.db)  # Core connections: what the engine itself uses
         self._models_loaded = hooks.pm.hook.register_models()
         if migrate:
             self.upgrade()
         self.runner = Runner(self)
-        self._services = Services(sessions=self.sessions, clock=self.clock, data_dir=Path(config.data_dir))
+        self._services = Services(sessions=self.sessions, clock=self.clock, data_dir=Path(config.data_dir),
+                                  transactions=self.transactions)
 
     @classmethod
     def from_config(cls, source: str | Path | Mapping[str, Any], *, plugins: Sequence[object] | None = None,
@@ -209,7 +211,7 @@ class Engine:
     def mode(self, integration: str) -> str:
         """``test`` or ``live``: the integration's current mode (kept in the database)."""
         integ = self.integration(integration)
-        with self.sessions.begin() as s:
+        with self.transactions.begin() as s:
             return modes.get_mode(s, integ.name, integ.mode, self.clock())
 
     # -- what a person sees -----------------------------------------------------------------------
@@ -225,12 +227,12 @@ class Engine:
             q = q.where(c.feed == feed)
         if status:
             q = q.where(c.status == status)
-        with self.sessions() as s:
+        with self.transactions() as s:
             return [journal.execution_info(r) for r in s.execute(q)]
 
     def execution(self, execution_id: int) -> tuple[ExecutionInfo, list[dict[str, Any]]]:
         """One execution and every event it recorded."""
-        with self.sessions() as s:
+        with self.transactions() as s:
             row = s.execute(select(execution_rows).where(execution_rows.c.id == execution_id)).first()
             if row is None:
                 raise EngineError(f"no execution {execution_id}")
@@ -249,7 +251,7 @@ class Engine:
             q = q.where(c.acknowledged_at.is_(None), c.resolved_at.is_(None))
         if integration:
             q = q.where(c.integration == integration)
-        with self.sessions() as s:
+        with self.transactions() as s:
             return [journal.notification_info(r) for r in s.execute(q)]
 
     def acknowledge(self, ids: Sequence[int] | None = None) -> int:
@@ -258,7 +260,7 @@ class Engine:
         q = update(notification_rows).where(c.acknowledged_at.is_(None)).values(acknowledged_at=self.clock())
         if ids is not None:
             q = q.where(c.id.in_(list(ids)))
-        with self.sessions.begin() as s:
+        with self.transactions.begin() as s:
             return int(s.execute(q).rowcount)  # type: ignore[attr-defined]
 
     # -- operations: scheduling, parked records, modes (engine.scheduler, engine.reaper, engine.parked,

@@ -25,9 +25,11 @@ if TYPE_CHECKING:
     import logging
     from pathlib import Path
 
+    from sqlalchemy.engine import Connection
     from sqlalchemy.orm import Session, sessionmaker
 
     from engine.errors import EngineError
+    from engine.store.db import Transactions
 
 Action = Literal["created", "updated", "unchanged", "error"]
 WriteMode = Literal["upsert", "create", "update"]
@@ -105,16 +107,21 @@ class Services:
     """What the engine lends every connector instance.
 
     Attributes:
-        sessions: The engine database's ``sessionmaker`` (the hub keeps its data there).
+        sessions: The engine database's ORM ``sessionmaker`` (made, and SQLAlchemy's ORM
+            imported, on first use).
         clock: Returns the current time (tz-aware UTC); injectable in tests.
         data_dir: A folder the connector may keep files in (downloaded images).
         http_transport: Optional httpx transport override (tests of error translation).
+        transactions: Core connections on the engine database, used like ``sessions``
+            (``with transactions.begin() as conn``); the hub reads through them. None
+            where the lender has only ``sessions``.
     """
 
     sessions: sessionmaker[Session]
     clock: Callable[[], datetime]
     data_dir: Path
     http_transport: Any = None
+    transactions: Transactions | None = None
 
 
 @dataclass
@@ -126,9 +133,10 @@ class RunContext:
         feed: The feed's name (empty for ad-hoc calls such as go-live checks).
         mode: ``test`` or ``live``.
         params: The feed's parameters for this side (source or target).
-        session: During ``write``: the runner's open transaction. Connectors that
-            keep data in the engine database (the hub) write through it and never
-            commit; store connectors ignore it.
+        session: During ``write``: the runner's open transaction, a Core
+            ``Connection`` (an ORM ``Session`` where a caller lends one). Connectors
+            that keep data in the engine database (the hub) write through it and
+            never commit; store connectors ignore it.
         write_mode: ``upsert``, ``create`` (new records only) or ``update``
             (existing records only).
         fields: When set, ``write`` may change only these fields.
@@ -139,7 +147,7 @@ class RunContext:
     feed: str = ""
     mode: str = "test"
     params: Mapping[str, Any] = field(default_factory=dict)
-    session: Session | None = None
+    session: Connection | Session | None = None
     write_mode: WriteMode = "upsert"
     fields: tuple[str, ...] | None = None
     log: logging.Logger | None = None

@@ -190,7 +190,7 @@ def _read(connectors: Mapping[str, Any], config: EngineConfig, integ: Integratio
     services = Services(sessions=None, clock=parts.utcnow, data_dir=Path(config.data_dir))  # type: ignore[arg-type]
     source = parts.connector(connectors, config, integ, fd.source.side, services)
     target = parts.connector(connectors, config, integ, fd.target.side, services)
-    run = parts.feed_run(integ, fd, source, target, sessions=None, compiler=compiler, clock=parts.utcnow,
+    run = parts.feed_run(integ, fd, source, target, transactions=None, compiler=compiler, clock=parts.utcnow,
                          tz=ZoneInfo(config.timezone), mode=mode, masker=masker, execution_id=None)
     ctx = RunContext(integration=integ.name, feed=fd.name, mode=mode, params=fd.source.params, log=run.log)
 

@@ -125,7 +125,7 @@ def stock_imported(engine: Engine, integ: IntegrationDef) -> Check:
     if not feeds:
         return Check(STOCK_IMPORTED, False, f"integration {integ.name!r} has no run-once inbound feed into the hub "
                                             "that imports stock levels; nothing has imported them")
-    with engine.sessions() as s:
+    with engine.transactions() as s:
         fs = tables.feed_state.c
         done = {r.feed: r.once_done_at for r in s.execute(select(fs.feed, fs.once_done_at).where(
             fs.integration == integ.name, fs.feed.in_([f.name for f in feeds])))}
@@ -145,7 +145,7 @@ def stock_clean(engine: Engine, integ: IntegrationDef) -> Check:
         return Check(STOCK_CLEAN, False, f"integration {integ.name!r} has no check feed to compare stock with")
     imports = import_feeds(integ)
     problems, good = [], []
-    with engine.sessions() as s:
+    with engine.transactions() as s:
         fs = tables.feed_state.c
         imported = s.scalar(select(fs.once_done_at).where(
             fs.integration == integ.name, fs.feed.in_([f.name for f in imports]),
@@ -194,7 +194,7 @@ def go_live(engine: Engine, name: str, *, force: bool = False, reason: str | Non
     if failed:
         forced_past = "forced past failed checks: " + "; ".join(c.name for c in failed)
         why = f"{reason} ({forced_past})" if reason else forced_past
-    with engine.sessions.begin() as s:
+    with engine.transactions.begin() as s:
         modes.set_mode(s, name, "live", initial=integ.mode, now=engine.clock(), reason=why, forced=force,
                        checks=[asdict(c) for c in checks])
     return ModeReport(name, before, "live", True, force, checks, why)
@@ -207,14 +207,14 @@ def go_test(engine: Engine, name: str, *, reason: str | None = None) -> ModeRepo
     if before == "test":
         return ModeReport(name, before, before, False)
     why = reason or "switched back to test"
-    with engine.sessions.begin() as s:
+    with engine.transactions.begin() as s:
         modes.set_mode(s, name, "test", initial=integ.mode, now=engine.clock(), reason=why)
     return ModeReport(name, before, "test", True, reason=why)
 
 
 def current_modes(engine: Engine) -> dict[str, str]:
     """The mode of every configured integration (one query; engine.yaml's initial mode where none is stored)."""
-    with engine.sessions() as s:
+    with engine.transactions() as s:
         st = tables.integration_state.c
         stored = dict(s.execute(select(st.name, st.mode)).all())
     return {name: stored.get(name, integ.mode) for name, integ in engine.config.integrations.items()}
@@ -224,6 +224,6 @@ def history(engine: Engine, name: str | None = None) -> list[ModeChangeInfo]:
     """The audit trail of mode switches (of one integration, or all), oldest first."""
     if name is not None:
         engine.mode(engine.integration(name).name)  # records the initial mode if it never was
-    with engine.sessions() as s:
+    with engine.transactions() as s:
         return [ModeChangeInfo(r.id, r.integration, r.from_mode, r.to_mode, r.at, r.reason, bool(r.forced), r.checks)
                 for r in modes.history(s, name)]

@@ -31,6 +31,7 @@ from typing import Any
 
 from engine.errors import LockedError
 from engine.store import locks
+from engine.store.db import connection_of
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +41,9 @@ _renewing = threading.Lock()  # held by a keeper while it renews, and by a forki
 class LeaseKeeper:
     """Renews one held lease in a background thread until :meth:`stop`."""
 
-    def __init__(self, sessions: Any, integration: str, feed: str, *, holder: str, lease: timedelta,
+    def __init__(self, transactions: Any, integration: str, feed: str, *, holder: str, lease: timedelta,
                  clock: Callable[[], datetime]) -> None:
-        self.sessions, self.integration, self.feed = sessions, integration, feed
+        self.transactions, self.integration, self.feed = transactions, integration, feed
         self.holder, self.lease, self.clock = holder, lease, clock
         self.lost: LockedError | None = None
         self._stop = threading.Event()
@@ -67,8 +68,8 @@ class LeaseKeeper:
         interval = self.lease.total_seconds() / 3
         while not self._stop.wait(interval):
             try:
-                with _renewing, self.sessions.begin() as s:
-                    s.connection()  # BEGIN first (on SQLite it waits for a page in progress): the lease runs from now
+                with _renewing, self.transactions.begin() as s:
+                    connection_of(s)  # BEGIN first (on SQLite it waits for a page in progress): the lease runs from now
                     now = self.clock()
                     locks.renew(s, self.integration, self.feed, holder=self.holder, lease=self.lease, now=now)
                 log.info("renewed the lease of %s/%s until %s UTC", self.integration, self.feed,

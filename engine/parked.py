@@ -68,7 +68,7 @@ def list_parked(engine: Engine, *, integration: str | None = None, feed: str | N
     if feed:
         q = q.where(c.feed == feed)
     out = []
-    with engine.sessions() as s:
+    with engine.transactions() as s:
         rows = list(s.execute(q)) if ids is None else [
             r for part in journal.chunks(list(ids)) for r in s.execute(q.where(c.id.in_(part)))]
         for r in rows:
@@ -123,7 +123,7 @@ def drop_parked(engine: Engine, ids: Sequence[int], *, reason: str | None = None
     found = _known(engine, ids)
     now = engine.clock()
     why = reason or "dropped by a person (connect-engine parked drop)"
-    with engine.sessions.begin() as s:
+    with engine.transactions.begin() as s:
         for part in journal.chunks([p.id for p in found]):
             s.execute(delete(tables.parked).where(tables.parked.c.id.in_(part)))
         journal.add_events(s, [{"execution_id": None, "integration": p.integration, "feed": p.feed,

@@ -22,10 +22,9 @@ from engine.run_context import FeedRun
 from engine.yamlio import read_disabled_plugins
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session, sessionmaker
-
     from engine.feeds import FeedDef
     from engine.secrets import Masker
+    from engine.store.db import Transactions
 
 
 def utcnow() -> datetime:
@@ -81,9 +80,9 @@ def maps(integ: IntegrationDef, feed: FeedDef | None = None) -> dict[str, Mappin
 
 
 def feed_run(integ: IntegrationDef, fd: FeedDef, source: Connector, target: Connector, *,
-             sessions: sessionmaker[Session] | None, compiler: Compiler, clock: Callable[[], datetime], tz: tzinfo,
+             transactions: Transactions | None, compiler: Compiler, clock: Callable[[], datetime], tz: tzinfo,
              mode: str, masker: Masker, execution_id: int | None) -> FeedRun:
-    """The parts of one run of ``fd`` (``sessions`` None: a reader that never touches the database)."""
-    return FeedRun(integration=integ, feed=fd, source=source, target=target, sessions=sessions,  # type: ignore[arg-type]
+    """The parts of one run of ``fd`` (``transactions`` None: a reader that never touches the database)."""
+    return FeedRun(integration=integ, feed=fd, source=source, target=target, transactions=transactions,  # type: ignore[arg-type]
                    compiler=compiler, clock=clock, tz=tz, mode=mode, masker=masker, maps=maps(integ, fd),
                    execution_id=execution_id)

@@ -73,7 +73,7 @@ class Pipeline(Preparer):
             differ = [b[0].key for b in bells if b[1] == "mismatch"]
         elif run.target_side == "store":
             outcomes, settled = self._write_store(items)
-        with run.sessions.begin() as session:
+        with run.transactions.begin() as session:
             if feed.direction != "check" and run.target_side == "hub":
                 outcomes = self._write(session, items)
             passed = self._tally(settled + outcomes if settled else outcomes, counts, events, parks, bells)
@@ -106,7 +106,7 @@ class Pipeline(Preparer):
         same: list[Outcome] = []
         settled: list[Outcome] = []
         if feed.change_detection and pairs:
-            with run.sessions() as s:
+            with run.transactions() as s:
                 known = journal.ledger_digests(s, run.integration.name, feed.name, [k for k, _, _ in pairs])
             fresh = []
             for k, item, m in pairs:

@@ -32,7 +32,7 @@ def reap_dead(engine: Engine, now: datetime | None = None) -> list[ExecutionInfo
     """
     now = now or engine.clock()
     out = []
-    with engine.sessions.begin() as s:
+    with engine.transactions.begin() as s:
         for row in locks.expired_running(s, now):
             lease = s.execute(select(leases).where(leases.c.integration == row.integration,
                                                    leases.c.feed == row.feed, leases.c.execution_id == row.id)
@@ -48,7 +48,7 @@ def reap_dead(engine: Engine, now: datetime | None = None) -> list[ExecutionInfo
                       .values(last_status="failed"))
             out.append(row.id)
     infos = []
-    with engine.sessions() as s:
+    with engine.transactions() as s:
         for execution_id in out:
             infos.append(journal.execution_info(
                 s.execute(select(executions).where(executions.c.id == execution_id)).one()))

@@ -1,4 +1,4 @@
-"""Everything one run of one feed needs, gathered once: connectors, sessions, clock, masking."""
+"""Everything one run of one feed needs, gathered once: connectors, transactions, clock, masking."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session, sessionmaker
-
     from engine.config import IntegrationDef
     from engine.connector import Connector
     from engine.feeds import FeedDef
     from engine.mapping import Compiler
+    from engine.store.db import Transactions
 
 
 @dataclass
@@ -25,7 +24,7 @@ class FeedRun:
     feed: FeedDef
     source: Connector
     target: Connector
-    sessions: sessionmaker[Session]
+    transactions: Transactions
     compiler: Compiler
     clock: Callable[[], datetime]
     tz: tzinfo

@@ -79,7 +79,7 @@ class Runner:
         eng = self.engine
         integ, fd = eng.integration(integration), eng.feed(integration, feed)
         now = now or eng.clock()
-        with eng.sessions() as s:
+        with eng.transactions() as s:
             c = parked.c
             q = select(c.record_key).where(c.integration == integ.name, c.feed == fd.name)
             q = q.where(c.id.in_(ids)) if ids is not None else q.where(c.next_check_at <= now)
@@ -106,13 +106,13 @@ class Runner:
         if not fd.enabled and not force:
             return f"feed {fd.name!r} is disabled for integration {integ.name!r} (run it with --force)"
         if fd.run_once and not force:
-            with self.engine.sessions() as s:
+            with self.engine.transactions() as s:
                 done = _once_done(s, integ.name, fd.name)
             if done is not None:
                 return (f"feed {fd.name!r} runs once and already ran at {done:%Y-%m-%d %H:%M} UTC "
                         "(run it again with --force)")
         if fd.direction == "check" and not force:
-            with self.engine.sessions() as s:
+            with self.engine.transactions() as s:
                 pending = [b.name for b in integ.baseline(fd) if _once_done(s, integ.name, b.name) is None]
             if pending:
                 return (f"feed {fd.name!r} compares against the {fd.target.side}'s {fd.target.resource}, which "
@@ -122,7 +122,7 @@ class Runner:
 
     def _skipped(self, integ: IntegrationDef, fd: FeedDef, trigger: str, reason: str) -> ExecutionInfo:
         eng, now = self.engine, self.engine.clock()
-        with eng.sessions.begin() as s:
+        with eng.transactions.begin() as s:
             info = journal.start_execution(s, integration=integ.name, feed=fd.name, trigger=trigger, now=now,
                                            status="skipped", message=reason, finished_at=now)
         eng.hooks.execution_finished(info)
@@ -137,7 +137,7 @@ class Runner:
         eng = self.engine
         holder, lease = locks.new_holder(), eng.config.lock_lease
         now = eng.clock()
-        with eng.sessions.begin() as s:
+        with eng.transactions.begin() as s:
             locks.acquire(s, integ.name, fd.name, holder=holder, lease=lease, now=now)
             if recheck_keys is None:
                 self._check_partners(s, integ, fd, now)  # raising rolls the lease back
@@ -155,7 +155,7 @@ class Runner:
         cursor_after, status, message = cursor, "success", None
         aborted = False
         reader: Generator[tuple[Page, Any], None, None] | None = None
-        keeper = LeaseKeeper(eng.sessions, integ.name, fd.name, holder=holder, lease=lease, clock=eng.clock)
+        keeper = LeaseKeeper(eng.transactions, integ.name, fd.name, holder=holder, lease=lease, clock=eng.clock)
         try:
             keeper.start()
             source = eng.connector_for(integ, fd.source.side)
@@ -169,7 +169,7 @@ class Runner:
                 if recheck_keys is not None:
                     pages: Any = [self._refetch(run, pipe, ctx, recheck_keys, counts)]
                 else:
-                    with eng.sessions() as s:
+                    with eng.transactions() as s:
                         pipe.check_parked = journal.count_parked(s, integ.name, fd.name) > 0
                         pipe.check_causes = journal.count_open_causes(s, integ.name, fd.name) > 0
                         pipe.failed = set(journal.failed_keys(s, integ.name, fd.name) if pipe.check_causes else ())
@@ -251,7 +251,7 @@ class Runner:
     def _feed_run(self, integ: IntegrationDef, fd: FeedDef, source: Any, target: Any, mode: str,
                   execution_id: int | None) -> FeedRun:
         eng = self.engine
-        return parts.feed_run(integ, fd, source, target, sessions=eng.sessions, compiler=eng.compiler,
+        return parts.feed_run(integ, fd, source, target, transactions=eng.transactions, compiler=eng.compiler,
                               clock=eng.clock, tz=eng.tz, mode=mode, masker=eng.masker, execution_id=execution_id)
 
     @staticmethod
@@ -304,7 +304,7 @@ class Runner:
         found = {str(r.get(pipe.source_key)) for r in records}
         gone = [k for k in keys if k not in found]
         if gone:
-            with run.sessions.begin() as s:
+            with run.transactions.begin() as s:
                 journal.unpark(s, run.integration.name, fd.name, gone)
                 journal.add_events(s, [{"execution_id": run.execution_id, "integration": run.integration.name,
                                         "feed": fd.name, "record_key": k, "severity": "info",
@@ -321,7 +321,7 @@ class Runner:
                 else "The run stopped; the next run resumes from the last committed page." if fd.incremental
                 else "The run stopped; the next run reads again from the start (the feed is not incremental): "
                      "what was committed comes back unchanged.")
-        with eng.sessions.begin() as s:
+        with eng.transactions.begin() as s:
             info, _ = journal.ring(s, integration=integ.name, feed=fd.name, record_key=None, record_label=None,
                                    kind=f"run-failed:{type(exc).__name__}", message=message, hint=hint,
                                    details=None, now=eng.clock(), execution_id=execution_id)
@@ -332,7 +332,7 @@ class Runner:
                 notes: list[NotificationInfo], *, recheck: bool = False) -> ExecutionInfo:
         eng = self.engine
         now = eng.clock()
-        with eng.sessions.begin() as s:
+        with eng.transactions.begin() as s:
             journal.finish_execution(s, execution_id, status=status, now=now, counts=counts,
                                      cursor_after=cursor_after, message=message)
             if not recheck:  # a re-check of parked records is not a run of the feed: its state stays
@@ -345,7 +345,7 @@ class Runner:
                                                  execution_id=execution_id, now=now)  # its failed runs need nobody
                 self._state(s, integ.name, fd.name, **done)
             locks.release(s, integ.name, fd.name, holder=holder)
-        with eng.sessions() as s:
+        with eng.transactions() as s:
             info = journal.execution_info(s.execute(select(executions).where(executions.c.id == execution_id)).one())
         eng.hooks.execution_finished(info)
         for note in notes:

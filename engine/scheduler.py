@@ -26,6 +26,7 @@ from engine.errors import EngineError, LockedError
 from engine.grouping import group_for_run, held_back
 from engine.slots import SlotCache
 from engine.store import tables
+from engine.store.db import connection_of
 from engine.store.upsert import upsert
 
 if TYPE_CHECKING:
@@ -124,8 +125,8 @@ class Scheduler:
         """
         eng = self.engine
         now = now or eng.clock()
-        with eng.sessions() as session:
-            db = session.connection()  # Core rows: no ORM loading machinery for 11,000 state rows
+        with eng.transactions() as session:
+            db = connection_of(session)  # Core rows: no ORM loading machinery for 11,000 state rows
             states = {(r[0], r[1]): r[2:] for r in db.execute(_STATE)}
             lk, st, pk = tables.locks.c, tables.integration_state.c, tables.parked.c
             locked = {(r[0], r[1]) for r in db.execute(select(lk.integration, lk.feed).where(lk.lease_until >= now))}
@@ -248,7 +249,7 @@ class Scheduler:
             return TickResult(item, error=eng.masker.mask(f"unexpected {type(exc).__name__}: {exc}"))
 
     def _mark_scheduled(self, item: WorkItem) -> None:
-        with self.engine.sessions.begin() as s:
+        with self.engine.transactions.begin() as s:
             upsert(s, tables.feed_state, [{"integration": item.integration, "feed": item.feed,
                                              "last_scheduled_for": item.scheduled_for}],
                    key=["integration", "feed"])
@@ -262,7 +263,7 @@ class Scheduler:
             nxt = self.slots.next_slot(fd.retry.schedule, now)
         except ValueError:
             nxt = now + timedelta(hours=1)
-        with eng.sessions.begin() as s:
+        with eng.transactions.begin() as s:
             pk = tables.parked.c
             s.execute(update(tables.parked).where(pk.integration == item.integration, pk.feed == item.feed,
                                                   pk.next_check_at <= now).values(next_check_at=nxt))

@@ -21,7 +21,7 @@ def feeds_cmd(ctx: click.Context, integration: str | None, as_json: bool) -> Non
 
     engine = get_engine(ctx)
     names = [integration] if integration else sorted(engine.config.integrations)
-    with engine.sessions() as s:
+    with engine.transactions() as s:
         states = {(r.integration, r.feed): r for r in s.execute(select(tables.feed_state))}
     rows = []
     for name in names:

@@ -1,4 +1,10 @@
-"""Database engine and session factory for a configured URL."""
+"""Database engine, Core transactions and ORM sessions for a configured URL.
+
+The engine's own work (runs, the scheduler, bookkeeping, the hub's reads and writes) uses Core
+connections from :class:`Transactions`. ORM sessions (:class:`LazySessions`) are there for code
+that wants objects; SQLAlchemy's ORM is imported when the first one is made, so a command that
+never asks for one does not pay for it (docs/decisions.md §26).
+"""
 
 from __future__ import annotations
 
@@ -6,18 +12,74 @@ import contextlib
 import os
 import tempfile
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import create_engine, event, make_url
 from sqlalchemy.engine import Engine as SAEngine
-from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from engine.store import jsontext
 
+if TYPE_CHECKING:
+    from typing import TypeAlias
 
-def make_db(url: str, *, runs: int = 4, **kwargs: Any) -> tuple[SAEngine, sessionmaker[Session]]:
-    """Create the SQLAlchemy engine and its sessionmaker for ``url``.
+    from sqlalchemy.engine import Connection
+    from sqlalchemy.orm import Session, sessionmaker
+
+    #: A transaction handle the engine's store functions take: a Core connection, or an ORM session.
+    Tx: TypeAlias = Connection | Session
+
+
+class Transactions:
+    """Core connections on the engine's database, used like a ``sessionmaker``.
+
+    ``with transactions() as conn``: a connection whose transaction begins with its first
+    statement and is rolled back at the end unless committed; ``with transactions.begin() as
+    conn``: one transaction, committed at the end (rolled back on an exception).
+    """
+
+    def __init__(self, db: SAEngine) -> None:
+        self.db = db
+
+    def __call__(self) -> Connection:
+        return self.db.connect()
+
+    def begin(self) -> Any:
+        """A context manager giving a connection in a transaction, committed when it ends."""
+        return self.db.begin()
+
+
+class LazySessions:
+    """The engine database's ORM ``sessionmaker``, made (and SQLAlchemy's ORM imported) on first use."""
+
+    def __init__(self, db: SAEngine) -> None:
+        self.db = db
+        self._maker: sessionmaker[Session] | None = None
+
+    @property
+    def maker(self) -> sessionmaker[Session]:
+        """The ``sessionmaker`` (``expire_on_commit=False``)."""
+        if self._maker is None:
+            from sqlalchemy.orm import sessionmaker
+
+            self._maker = sessionmaker(self.db, expire_on_commit=False)
+        return self._maker
+
+    def __call__(self, **kwargs: Any) -> Session:
+        return self.maker(**kwargs)
+
+    def begin(self) -> Any:
+        """A context manager giving a session in a transaction, committed when it ends."""
+        return self.maker.begin()
+
+
+def connection_of(handle: Any) -> Connection:
+    """The Core connection of a transaction handle: a connection itself, or an ORM session's."""
+    return handle if hasattr(handle, "dialect") else handle.connection()
+
+
+def make_db(url: str, *, runs: int = 4, **kwargs: Any) -> tuple[SAEngine, LazySessions]:
+    """Create the SQLAlchemy engine for ``url`` and its (lazily made) ORM sessions.
 
     The connection pool holds enough for ``runs`` feeds at once (serve's pool), each with its
     lease keeper, without waiting.
@@ -48,7 +110,7 @@ def make_db(url: str, *, runs: int = 4, **kwargs: Any) -> tuple[SAEngine, sessio
     if db.dialect.name == "sqlite":
         event.listen(db, "connect", _sqlite_pragmas)
         event.listen(db, "begin", _sqlite_begin_immediate)
-    return db, sessionmaker(db, expire_on_commit=False)
+    return db, LazySessions(db)
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -68,9 +130,9 @@ def _sqlite_begin_immediate(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get("read_only") else "BEGIN IMMEDIATE")
 
 
-def reading(db: SAEngine) -> sessionmaker[Session]:
-    """Sessions for reads only: on SQLite they do not queue for the write lock another process holds."""
-    return sessionmaker(db.execution_options(read_only=True), expire_on_commit=False)
+def reading(db: SAEngine) -> Transactions:
+    """Connections for reads only: on SQLite they do not queue for the write lock another process holds."""
+    return Transactions(db.execution_options(read_only=True))  # type: ignore[arg-type]
 
 
 # -- a database "in memory" ----------------------------------------------------------------------

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 
+from engine.store.db import connection_of
 from engine.store.records import ExecutionInfo, NotificationInfo, empty_counts, printable
 from engine.store.tables import cursors, executions, feed_state, ledger, notifications, parked
 from engine.store.tables import events as event_rows
@@ -16,7 +17,8 @@ from engine.store.upsert import upsert
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Row
-    from sqlalchemy.orm import Session
+
+    from engine.store.db import Tx
 
 # SQLite allows 32,766 bound parameters; stay well below for IN lists.
 IN_CHUNK = 900
@@ -39,7 +41,7 @@ def execution_info(row: Any) -> ExecutionInfo:
                          cursor_after=row.cursor_after, message=row.message)
 
 
-def start_execution(session: Session, *, integration: str, feed: str, trigger: str, now: datetime,
+def start_execution(session: Tx, *, integration: str, feed: str, trigger: str, now: datetime,
                     cursor: Any = None, holder: str | None = None, status: str = "running",
                     message: str | None = None, finished_at: datetime | None = None) -> ExecutionInfo:
     """Insert an execution row; what it holds, with its id."""
@@ -57,7 +59,7 @@ class _Values:
         self.__dict__.update(values)
 
 
-def finish_execution(session: Session, execution_id: int, *, status: str, now: datetime,
+def finish_execution(session: Tx, execution_id: int, *, status: str, now: datetime,
                      counts: dict[str, int], cursor_after: Any, message: str | None) -> None:
     """Close an execution row."""
     session.execute(update(executions).where(executions.c.id == execution_id).values(
@@ -69,15 +71,15 @@ _SAVE_COUNTS = (update(executions).where(executions.c.id == bindparam("eid"))
                 .values(counts=bindparam("running")))
 
 
-def save_counts(session: Session, execution_id: int, counts: dict[str, int]) -> None:
+def save_counts(session: Tx, execution_id: int, counts: dict[str, int]) -> None:
     """Record a running execution's counts so far (in each page's transaction: a killed run keeps them)."""
-    session.connection().execute(_SAVE_COUNTS, {"eid": execution_id, "running": dict(counts)})
+    connection_of(session).execute(_SAVE_COUNTS, {"eid": execution_id, "running": dict(counts)})
 
 
 # -- events and the bell -------------------------------------------------------------------------
 
 
-def add_events(session: Session, events: Sequence[dict[str, Any]]) -> None:
+def add_events(session: Tx, events: Sequence[dict[str, Any]]) -> None:
     """Insert event rows (dicts with Event's columns)."""
     if events:
         session.execute(event_rows.insert(), [
@@ -90,7 +92,7 @@ def cause_of(integration: str, feed: str, record_key: str | None, kind: str) -> 
     return hashlib.sha256(raw.encode()).hexdigest()[:40]
 
 
-def ring(session: Session, *, integration: str, feed: str, record_key: str | None, record_label: str | None,
+def ring(session: Tx, *, integration: str, feed: str, record_key: str | None, record_label: str | None,
          kind: str, message: str, hint: str | None, details: dict[str, Any] | None, now: datetime,
          execution_id: int | None, reopen: bool = True) -> tuple[NotificationInfo, bool]:
     """Raise (or re-raise) the notification of a cause.
@@ -127,7 +129,7 @@ def ring(session: Session, *, integration: str, feed: str, record_key: str | Non
     return notification_info(_Values(**values)), news
 
 
-def failed_keys(session: Session, integration: str, feed: str, limit: int = 500) -> list[str]:
+def failed_keys(session: Tx, integration: str, feed: str, limit: int = 500) -> list[str]:
     """Source keys of records whose notification is still open (re-tried at the start of each run)."""
     c = notifications.c
     q = (select(c.record_key).where(c.integration == integration, c.feed == feed, c.record_key.is_not(None),
@@ -136,7 +138,7 @@ def failed_keys(session: Session, integration: str, feed: str, limit: int = 500)
     return [k for k in session.scalars(q) if k]
 
 
-def resolve_causes(session: Session, *, integration: str, feed: str, record_keys: Sequence[str],
+def resolve_causes(session: Tx, *, integration: str, feed: str, record_keys: Sequence[str],
                    now: datetime) -> None:
     """A record that now goes through clears its open notifications of this feed."""
     c = notifications.c
@@ -146,7 +148,7 @@ def resolve_causes(session: Session, *, integration: str, feed: str, record_keys
         ).values(resolved_at=now))
 
 
-def resolve_run_failures(session: Session, *, integration: str, feed: str, execution_id: int,
+def resolve_run_failures(session: Tx, *, integration: str, feed: str, execution_id: int,
                          now: datetime) -> None:
     """A run that got through clears the feed's open notifications of earlier failed runs (no record key)."""
     c = notifications.c
@@ -156,7 +158,7 @@ def resolve_run_failures(session: Session, *, integration: str, feed: str, execu
     ).values(resolved_at=now))
 
 
-def count_open_causes(session: Session, integration: str, feed: str) -> int:
+def count_open_causes(session: Tx, integration: str, feed: str) -> int:
     """How many unresolved record-level notifications the feed has."""
     c = notifications.c
     return int(session.scalar(select(func.count()).select_from(notifications).where(
@@ -174,7 +176,7 @@ def notification_info(row: Any) -> NotificationInfo:
 # -- parked records -------------------------------------------------------------------------------
 
 
-def parked_keys(session: Session, integration: str, feed: str, keys: Sequence[str]) -> dict[str, Row[Any]]:
+def parked_keys(session: Tx, integration: str, feed: str, keys: Sequence[str]) -> dict[str, Row[Any]]:
     """The parked rows among ``keys``."""
     out: dict[str, Row[Any]] = {}
     c = parked.c
@@ -185,14 +187,14 @@ def parked_keys(session: Session, integration: str, feed: str, keys: Sequence[st
     return out
 
 
-def unpark(session: Session, integration: str, feed: str, keys: Sequence[str]) -> None:
+def unpark(session: Tx, integration: str, feed: str, keys: Sequence[str]) -> None:
     """Forget parked rows (the record went through, expired or was dropped)."""
     c = parked.c
     for part in chunks(list(keys)):
         session.execute(delete(parked).where(c.integration == integration, c.feed == feed, c.record_key.in_(part)))
 
 
-def count_parked(session: Session, integration: str, feed: str) -> int:
+def count_parked(session: Tx, integration: str, feed: str) -> int:
     """How many records of the feed are parked."""
     return int(session.scalar(select(func.count()).select_from(parked).where(
         parked.c.integration == integration, parked.c.feed == feed)) or 0)
@@ -201,13 +203,13 @@ def count_parked(session: Session, integration: str, feed: str) -> int:
 # -- cursors and the ledger -------------------------------------------------------------------------
 
 
-def load_cursor(session: Session, integration: str, feed: str) -> Any:
+def load_cursor(session: Tx, integration: str, feed: str) -> Any:
     """The feed's saved cursor, or None."""
     return session.scalar(select(cursors.c.value).where(cursors.c.integration == integration,
                                                         cursors.c.feed == feed))
 
 
-def last_run(session: Session, integration: str, feed: str) -> tuple[Any, Any, Any] | None:
+def last_run(session: Tx, integration: str, feed: str) -> tuple[Any, Any, Any] | None:
     """When the feed's last run started and finished, and when it ran once (None: it never ran).
 
     Pages read before a run holds its lock are used only if this is unchanged
@@ -220,13 +222,13 @@ def last_run(session: Session, integration: str, feed: str) -> tuple[Any, Any, A
     return None if st is None else (st.last_started_at, st.last_finished_at, st.once_done_at)
 
 
-def save_cursor(session: Session, integration: str, feed: str, value: Any, now: datetime) -> None:
+def save_cursor(session: Tx, integration: str, feed: str, value: Any, now: datetime) -> None:
     """Save the cursor (same transaction as the page it follows)."""
     upsert(session, cursors, [{"integration": integration, "feed": feed, "value": value,
                                         "updated_at": now}], key=["integration", "feed"])
 
 
-def ledger_digests(session: Session, integration: str, feed: str, keys: Sequence[str]) -> dict[str, bytes]:
+def ledger_digests(session: Tx, integration: str, feed: str, keys: Sequence[str]) -> dict[str, bytes]:
     """What this feed last wrote for these keys (digest by key)."""
     out: dict[str, bytes] = {}
     for part in chunks(list(keys)):
@@ -235,12 +237,12 @@ def ledger_digests(session: Session, integration: str, feed: str, keys: Sequence
     return out
 
 
-def record_ledger(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+def record_ledger(session: Tx, rows: Sequence[dict[str, Any]]) -> None:
     """Upsert ledger rows (integration, feed, record_key, digest, remote_id, written_at)."""
     upsert(session, ledger, rows, key=["integration", "feed", "record_key"])
 
 
-def forget_pushes(session: Session, integration: str, feeds: Sequence[str], keys: Sequence[str]) -> None:
+def forget_pushes(session: Tx, integration: str, feeds: Sequence[str], keys: Sequence[str]) -> None:
     """Drop what these feeds remember writing for these keys: their next run writes them again."""
     for part in chunks(list(keys)):
         session.execute(delete(ledger).where(ledger.c.integration == integration, ledger.c.feed.in_(list(feeds)),

@@ -18,11 +18,13 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects import sqlite
 
 from engine.errors import LockedError
+from engine.store.db import connection_of
 from engine.store.tables import executions, locks
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Row
-    from sqlalchemy.orm import Session
+
+    from engine.store.db import Tx
 
 
 def new_holder() -> str:
@@ -30,11 +32,11 @@ def new_holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def acquire(session: Session, integration: str, feed: str, *, holder: str, lease: timedelta,
+def acquire(session: Tx, integration: str, feed: str, *, holder: str, lease: timedelta,
             now: datetime) -> None:
     """Take the lease of (integration, feed) or raise :class:`LockedError` saying who has it."""
     table = locks
-    if session.get_bind().dialect.name == "postgresql":
+    if connection_of(session).dialect.name == "postgresql":
         from sqlalchemy.dialects import postgresql  # loaded only on PostgreSQL (start-up time)
 
         insert = postgresql.insert
@@ -60,7 +62,7 @@ def acquire(session: Session, integration: str, feed: str, *, holder: str, lease
     raise LockedError(msg, since=current.acquired_at, execution_id=current.execution_id, holder=current.holder)
 
 
-def attach(session: Session, integration: str, feed: str, *, holder: str, execution_id: int) -> None:
+def attach(session: Tx, integration: str, feed: str, *, holder: str, execution_id: int) -> None:
     """Record which execution holds the lease (shown to a second runner)."""
     c = locks.c
     session.execute(update(locks).where(c.integration == integration, c.feed == feed, c.holder == holder)
@@ -73,25 +75,25 @@ _RENEW = (update(locks)
           .values(lease_until=bindparam("until")))
 
 
-def renew(session: Session, integration: str, feed: str, *, holder: str, lease: timedelta, now: datetime) -> None:
+def renew(session: Tx, integration: str, feed: str, *, holder: str, lease: timedelta, now: datetime) -> None:
     """Extend our lease; raise :class:`LockedError` if it was lost (expired and taken over).
 
     Every page of a run renews (in its own transaction), so this is one prepared
     statement: building an update each time was a twentieth of the writing process's work.
     """
-    done = session.connection().execute(_RENEW, {"i": integration, "f": feed, "h": holder, "until": now + lease})
+    done = connection_of(session).execute(_RENEW, {"i": integration, "f": feed, "h": holder, "until": now + lease})
     if done.rowcount != 1:
         raise LockedError(f"lost the lease of feed {feed!r} of integration {integration!r}: "
                           "another worker took it over after it expired")
 
 
-def release(session: Session, integration: str, feed: str, *, holder: str) -> None:
+def release(session: Tx, integration: str, feed: str, *, holder: str) -> None:
     """Give the lease back (only if it is still ours)."""
     c = locks.c
     session.execute(delete(locks).where(c.integration == integration, c.feed == feed, c.holder == holder))
 
 
-def expired_running(session: Session, now: datetime) -> list[Row[Any]]:
+def expired_running(session: Tx, now: datetime) -> list[Row[Any]]:
     """Executions (``ce_executions`` rows) still marked running whose lease is gone (their process died)."""
     held = select(locks.c.execution_id).where(locks.c.lease_until >= now, locks.c.execution_id.is_not(None))
     return list(session.execute(select(executions).where(executions.c.status == "running",

@@ -12,13 +12,14 @@ from engine.store.tables import integration_state, mode_changes
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Row
-    from sqlalchemy.orm import Session
+
+    from engine.store.db import Tx
 
 MODES = ("test", "live")
 _MODE = select(integration_state.c.mode)
 
 
-def get_mode(session: Session, name: str, initial: str, now: datetime) -> str:
+def get_mode(session: Tx, name: str, initial: str, now: datetime) -> str:
     """The integration's current mode; the first call records engine.yaml's initial mode."""
     mode = session.scalar(_MODE.where(integration_state.c.name == name))
     if mode is None:
@@ -34,7 +35,7 @@ def get_mode(session: Session, name: str, initial: str, now: datetime) -> str:
     return str(mode)
 
 
-def set_mode(session: Session, name: str, mode: str, *, initial: str, now: datetime, reason: str,
+def set_mode(session: Tx, name: str, mode: str, *, initial: str, now: datetime, reason: str,
              forced: bool = False, checks: Any = None) -> str:
     """Switch the mode and append the switch to the audit trail; returns the previous mode."""
     if mode not in MODES:
@@ -47,7 +48,7 @@ def set_mode(session: Session, name: str, mode: str, *, initial: str, now: datet
     return before
 
 
-def history(session: Session, name: str | None = None) -> list[Row[Any]]:
+def history(session: Tx, name: str | None = None) -> list[Row[Any]]:
     """Every mode switch (``ce_mode_changes`` rows), oldest first."""
     q = select(mode_changes).order_by(mode_changes.c.at, mode_changes.c.id)
     if name:

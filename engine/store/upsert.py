@@ -15,15 +15,18 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.dialects import sqlite
 
+from engine.store.db import connection_of
+
 if TYPE_CHECKING:
     from sqlalchemy import Table
     from sqlalchemy.engine import Dialect
-    from sqlalchemy.orm import Session
+
+    from engine.store.db import Tx
 
 _Processor = Callable[[Any], Any] | None
 
 
-def upsert(session: Session, table: Table, rows: Sequence[dict[str, Any]], *, key: Sequence[str],
+def upsert(session: Tx, table: Table, rows: Sequence[dict[str, Any]], *, key: Sequence[str],
            update: Sequence[str] | None = None) -> None:
     """Insert ``rows`` into ``table``, updating the existing row on a ``key`` conflict.
 
@@ -37,7 +40,7 @@ def upsert(session: Session, table: Table, rows: Sequence[dict[str, Any]], *, ke
     """
     if not rows:
         return
-    conn = session.connection()
+    conn = connection_of(session)
     columns = tuple(rows[0])
     cols = tuple(update) if update is not None else tuple(c for c in columns if c not in key)
     sql, names, processors, positional = _compiled(conn.dialect, table, columns, tuple(key), cols)

@@ -15,19 +15,19 @@ from sqlalchemy import select
 
 from engine.connector import Page, RunContext, WriteOutcome
 from engine.errors import StoreError
+from engine.store.db import connection_of
 from plugins.connect import catalog, images, orders, reading, shipments, stock, tables, views
 from plugins.connect.bulk import key_in
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
+    from engine.store.db import Tx
     from plugins.connect.connector import HubConnector
 
 
 def read(hub: HubConnector, resource: str, cursor: Any, ctx: RunContext) -> Iterator[Page]:
     """Pages of ``resource`` changed since ``cursor`` (see :meth:`HubConnector.read`)."""
     size = reading.page_size(ctx.params)
-    sessions = hub.services.sessions
+    sessions = _transactions(hub)
     now = hub.services.clock()
     if resource == "products":
         table = tables.products
@@ -61,14 +61,19 @@ def fetch(hub: HubConnector, resource: str, keys: list[str], ctx: RunContext) ->
     out: list[dict[str, Any]] = []
     for start in range(0, len(keys), reading.DEFAULT_PAGE_SIZE):
         chunk = keys[start:start + reading.DEFAULT_PAGE_SIZE]
-        with hub.services.sessions() as session:
+        with _transactions(hub)() as session:
             out.extend(_fetch(hub, session, resource, chunk, ctx))
     return out
 
 
-def _fetch(hub: HubConnector, session: Session, resource: str, keys: list[str],
+def _transactions(hub: HubConnector) -> Any:
+    """Core connections where the engine lends them, else its ORM sessions (the same statements run on both)."""
+    return hub.services.transactions or hub.services.sessions
+
+
+def _fetch(hub: HubConnector, session: Tx, resource: str, keys: list[str],
            ctx: RunContext) -> list[dict[str, Any]]:
-    dialect = session.get_bind().dialect.name
+    dialect = connection_of(session).dialect.name
     if resource == "products":
         query = views.product_query(ctx.integration).where(key_in(tables.products.c.sku, dialect, keys))
         return views.product_records(session.execute(query.order_by(tables.products.c.sku)).all())
@@ -117,7 +122,7 @@ def write(hub: HubConnector, resource: str, records: Sequence[dict[str, Any]],
     return images.write_images(session, records, ctx, now, client=hub.http(), data_dir=Path(hub.services.data_dir))
 
 
-def _had_links(hub: HubConnector, session: Session, ctx: RunContext) -> bool:
+def _had_links(hub: HubConnector, session: Tx, ctx: RunContext) -> bool:
     """Whether the integration had product links when this connector (one run) first wrote products."""
     before = hub.links_before
     if ctx.integration not in before:

@@ -21,9 +21,9 @@ from plugins.connect.keyed import select_by_keys
 
 if TYPE_CHECKING:
     from sqlalchemy import ColumnElement, Table
-    from sqlalchemy.orm import Session
 
     from engine.connector import Action, RunContext, WriteMode
+    from engine.store.db import Tx
 
 Convert = Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]
 
@@ -86,7 +86,7 @@ def key_in(column: ColumnElement[Any], dialect: str, values: Sequence[Any] | Non
 
     Args:
         column: The column looked up.
-        dialect: ``session.get_bind().dialect.name``.
+        dialect: ``connection_of(session).dialect.name``.
         values: The keys; None to pass them at execution under ``name``.
         name: The bound parameter's name (default: anonymous).
     """
@@ -98,7 +98,7 @@ def key_in(column: ColumnElement[Any], dialect: str, values: Sequence[Any] | Non
     return column.in_(bindparam(name, value, type_=column.type, expanding=True))
 
 
-def stored_rows(session: Session, target: Target, keys: Iterable[str],
+def stored_rows(session: Tx, target: Target, keys: Iterable[str],
                 scope: Mapping[str, Any]) -> list[tuple[Any, ...]]:
     """``(id, key, *columns)`` of the stored rows of these keys within ``scope``."""
     return select_by_keys(session, target.table, ("id", target.key, *target.columns), target.key, list(keys),
@@ -112,7 +112,7 @@ class Batch:
     :meth:`flush` once.
     """
 
-    def __init__(self, session: Session, target: Target, ctx: RunContext, now: datetime, *,
+    def __init__(self, session: Tx, target: Target, ctx: RunContext, now: datetime, *,
                  scope: Mapping[str, Any] | None = None, allowed: Sequence[str] | None = None,
                  mode: WriteMode | None = None) -> None:
         self.session = session
@@ -202,7 +202,7 @@ def failed(key: str, exc: EngineError) -> WriteOutcome:
     return WriteOutcome(key=key, action="error", error=exc)
 
 
-def write_all(session: Session, target: Target, records: Sequence[dict[str, Any]], ctx: RunContext,
+def write_all(session: Tx, target: Target, records: Sequence[dict[str, Any]], ctx: RunContext,
               now: datetime, convert: Convert) -> list[WriteOutcome]:
     """Write a batch into a table without side tables: convert, load, apply in order, flush.
 

@@ -16,9 +16,8 @@ from plugins.connect.keyed import select_by_keys, update_by_keys
 from plugins.connect.values import product_columns
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from engine.connector import RunContext
+    from engine.store.db import Tx
 
 PRODUCTS = Target(tables.products, "sku", ("name", "barcode", "weight_grams", "price", "status", "attributes"),
                   "product")
@@ -33,7 +32,7 @@ _LINK_FIELDS = ("sku", "external_id", "remote")
 _ANY_STOCK = select(tables.stock.c.sku).limit(1)
 
 
-def write_products(session: Session, records: Sequence[dict[str, Any]], ctx: RunContext,
+def write_products(session: Tx, records: Sequence[dict[str, Any]], ctx: RunContext,
                    now: datetime, *, relinks: bool = True) -> list[WriteOutcome]:
     """Upsert products by SKU and keep this integration's links to them current.
 
@@ -109,7 +108,7 @@ def _claimed(sku: str, owner: str, claimant: str, integration: str) -> RecordErr
              f"and created again), unlink it: connect-engine hub unlink {sku} --integration {integration}")
 
 
-def _unlink_others(session: Session, ctx: RunContext, linked: dict[str, str]) -> None:
+def _unlink_others(session: Tx, ctx: RunContext, linked: dict[str, str]) -> None:
     """A store record is one SKU: links of other SKUs to the same store ids go (a SKU renamed in the store).
 
     Left in place, the old SKU would still be exported to the store record the new
@@ -153,13 +152,13 @@ def _product_supplier(record: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return key, values
 
 
-def write_suppliers(session: Session, records: Sequence[dict[str, Any]], ctx: RunContext,
+def write_suppliers(session: Tx, records: Sequence[dict[str, Any]], ctx: RunContext,
                     now: datetime) -> list[WriteOutcome]:
     """Upsert this integration's suppliers by external id."""
     return write_all(session, SUPPLIERS, records, ctx, now, _supplier)
 
 
-def write_product_suppliers(session: Session, records: Sequence[dict[str, Any]], ctx: RunContext,
+def write_product_suppliers(session: Tx, records: Sequence[dict[str, Any]], ctx: RunContext,
                             now: datetime) -> list[WriteOutcome]:
     """Upsert this integration's product-supplier rows by external id."""
     return write_all(session, PRODUCT_SUPPLIERS, records, ctx, now, _product_supplier)

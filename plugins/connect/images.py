@@ -21,15 +21,16 @@ from sqlalchemy import select
 
 from engine.connector import WriteOutcome
 from engine.errors import EngineError, RecordError, Severity, TransientError
+from engine.store.db import connection_of
 from engine.store.upsert import upsert
 from plugins.connect import coerce, tables
 from plugins.connect.bulk import CHUNK, failed, key_in
 
 if TYPE_CHECKING:  # httpx loads with the first download: a run that writes no image never needs it
     import httpx
-    from sqlalchemy.orm import Session
 
     from engine.connector import Action, RunContext
+    from engine.store.db import Tx
 
 MAX_BYTES = 50 * 1024 * 1024
 _COLUMNS = ("integration", "position", "path", "sha256", "content_type", "bytes", "downloaded_at", "updated_at")
@@ -139,7 +140,7 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "_"
 
 
-def write_images(session: Session, records: Sequence[dict[str, Any]], ctx: RunContext, now: datetime, *,
+def write_images(session: Tx, records: Sequence[dict[str, Any]], ctx: RunContext, now: datetime, *,
                  client: httpx.Client, data_dir: Path) -> list[WriteOutcome]:
     """Record ``{sku, url, position}`` images, downloading each URL the hub has no file of yet."""
     outcomes: list[WriteOutcome] = []
@@ -155,7 +156,7 @@ def write_images(session: Session, records: Sequence[dict[str, Any]], ctx: RunCo
     files: dict[str, dict[str, Any]] = {}  # url -> a row whose file is on disk
     table = tables.images
     for start in range(0, len(urls), CHUNK):
-        query = select(table).where(key_in(table.c.url, session.get_bind().dialect.name, urls[start:start + CHUNK]))
+        query = select(table).where(key_in(table.c.url, connection_of(session).dialect.name, urls[start:start + CHUNK]))
         for row in session.execute(query).mappings():
             stored[(row["sku"], row["url"])] = dict(row)
             if row["path"] and (data_dir / row["path"]).is_file():

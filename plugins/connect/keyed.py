@@ -23,10 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import any_, bindparam, select, update
 
+from engine.store.db import connection_of
+
 if TYPE_CHECKING:
     from sqlalchemy import Table
     from sqlalchemy.engine import Connection, Dialect
-    from sqlalchemy.orm import Session
+
+    from engine.store.db import Tx
 
 _Processor = Callable[[Any], Any] | None
 
@@ -84,7 +87,7 @@ class _Compiled:
         return self._plain
 
 
-def select_by_keys(session: Session, table: Table, columns: Sequence[str], key: str, keys: Sequence[Any],
+def select_by_keys(session: Tx, table: Table, columns: Sequence[str], key: str, keys: Sequence[Any],
                    where: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
     """``SELECT columns FROM table WHERE key IN keys AND col = value ...`` as plain tuples.
 
@@ -97,7 +100,7 @@ def select_by_keys(session: Session, table: Table, columns: Sequence[str], key: 
         where: Further equality conditions (``{"integration": "shop"}``).
     """
     where = where or {}
-    conn = session.connection()
+    conn = connection_of(session)
     out: list[tuple[Any, ...]] = []
     for chunk in _chunks(keys):
         size = _size(conn.dialect, len(chunk))
@@ -118,9 +121,9 @@ def select_by_keys(session: Session, table: Table, columns: Sequence[str], key: 
     return out
 
 
-def update_by_keys(session: Session, table: Table, key: str, keys: Sequence[Any], values: Mapping[str, Any]) -> None:
+def update_by_keys(session: Tx, table: Table, key: str, keys: Sequence[Any], values: Mapping[str, Any]) -> None:
     """``UPDATE table SET col = value ... WHERE key IN keys``."""
-    conn = session.connection()
+    conn = connection_of(session)
     for chunk in _chunks(keys):
         size = _size(conn.dialect, len(chunk))
         compiled = _update(conn.dialect, table, key, tuple(values), size)

@@ -10,14 +10,14 @@ from sqlalchemy import delete, insert, select
 
 from engine.connector import WriteOutcome
 from engine.errors import RecordError
+from engine.store.db import connection_of
 from plugins.connect import coerce, tables
 from plugins.connect.bulk import CHUNK, Batch, Target, allowed_columns, failed, key_in
 from plugins.connect.views import lines_by_order
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from engine.connector import RunContext
+    from engine.store.db import Tx
 
 ORDERS = Target(tables.orders, "external_id",
                 ("number", "status", "payment_status", "currency", "total", "email", "customer",
@@ -65,7 +65,7 @@ def order_lines(record: dict[str, Any]) -> list[dict[str, Any]] | None:
     return lines
 
 
-def write_orders(session: Session, records: Sequence[dict[str, Any]], ctx: RunContext,
+def write_orders(session: Tx, records: Sequence[dict[str, Any]], ctx: RunContext,
                  now: datetime) -> list[WriteOutcome]:
     """Upsert this integration's orders; replace an order's lines when they differ.
 
@@ -112,8 +112,8 @@ def write_orders(session: Session, records: Sequence[dict[str, Any]], ctx: RunCo
     return [o for o in outcomes if o is not None]
 
 
-def _replace_lines(session: Session, integration: str, lines: dict[str, list[dict[str, Any]]]) -> None:
-    dialect = session.get_bind().dialect.name
+def _replace_lines(session: Tx, integration: str, lines: dict[str, list[dict[str, Any]]]) -> None:
+    dialect = connection_of(session).dialect.name
     keys = list(lines)
     ids: dict[str, int] = {}
     for start in range(0, len(keys), CHUNK):

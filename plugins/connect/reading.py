@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from sqlalchemy import ColumnElement, Row, Select
     from sqlalchemy.orm import Session, sessionmaker
 
+    from engine.store.db import Transactions, Tx
+
 DEFAULT_PAGE_SIZE = 500
 MAX_PAGE_SIZE = 10_000
 #: A read from a cursor starts this much before it. A row's ``updated_at`` is set when it is
@@ -35,7 +37,7 @@ MAX_PAGE_SIZE = 10_000
 #: minutes twice costs little; a transaction slower than this is still missed.
 LOOKBACK = timedelta(minutes=10)
 
-Shape = Callable[["Session", Sequence["Row[Any]"]], list[dict[str, Any]]]
+Shape = Callable[["Tx", Sequence["Row[Any]"]], list[dict[str, Any]]]
 
 
 def page_size(params: Any) -> int:
@@ -68,7 +70,7 @@ def after(cursor: Any, time_col: ColumnElement[Any], tie_col: ColumnElement[Any]
     return or_(time_col > moment, and_(time_col == moment, tie_col > tie))
 
 
-def pages(sessions: sessionmaker[Session], query: Select[Any], shape: Shape, *, cursor: Any,
+def pages(sessions: Transactions | sessionmaker[Session], query: Select[Any], shape: Shape, *, cursor: Any,
           time_col: ColumnElement[Any], tie_col: ColumnElement[Any], tie_name: str, size: int,
           now: datetime | None = None) -> Iterator[Page]:
     """Pages of ``query`` ordered by ``(time_col, tie_col)`` after ``cursor``.
@@ -101,7 +103,7 @@ def pages(sessions: sessionmaker[Session], query: Select[Any], shape: Shape, *, 
             return
 
 
-def pages_by_id(sessions: sessionmaker[Session], query: Select[Any], shape: Shape, *, cursor: Any,
+def pages_by_id(sessions: Transactions | sessionmaker[Session], query: Select[Any], shape: Shape, *, cursor: Any,
                 time_col: ColumnElement[Any], id_col: ColumnElement[Any], size: int,
                 now: datetime) -> Iterator[Page]:
     """Pages of the rows of ``query`` updated since the cursor's ``since``, in ``id_col`` order.

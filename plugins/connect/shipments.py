@@ -14,6 +14,7 @@ from plugins.connect import coerce
 from plugins.connect.bulk import failed
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
     from sqlalchemy.orm import Session
 
     from engine.connector import Action, RunContext
@@ -129,13 +130,25 @@ def record_shipment(session: Session, order: Order, *, carrier: str | None, trac
     return existing, "updated"
 
 
-def write_shipments(session: Session, records: Sequence[dict[str, Any]], ctx: RunContext,
+def write_shipments(handle: Connection | Session, records: Sequence[dict[str, Any]], ctx: RunContext,
                     now: datetime) -> list[WriteOutcome]:
     """Record shipments of this integration's orders (``{order_external_id, carrier, tracking_number, ...}``).
 
     An order the hub does not have yet is parked (severity ``retry``): its
-    order import may simply not have run yet.
+    order import may simply not have run yet. ``handle`` is the runner's
+    transaction: a Core connection is wrapped in an ORM session that writes into
+    it and never commits it.
     """
+    from sqlalchemy.orm import Session
+
+    if isinstance(handle, Session):
+        return _write_shipments(handle, records, ctx, now)
+    with Session(bind=handle) as session:  # joins the transaction: never commits it, closes without ending it
+        return _write_shipments(session, records, ctx, now)
+
+
+def _write_shipments(session: Session, records: Sequence[dict[str, Any]], ctx: RunContext,
+                     now: datetime) -> list[WriteOutcome]:
     outcomes = []
     for record in records:
         ref = str(record.get("order_external_id") or "")

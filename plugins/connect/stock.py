@@ -12,9 +12,8 @@ from plugins.connect import coerce, tables
 from plugins.connect.bulk import Batch, Target, allowed_columns, apply_all, failed
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from engine.connector import RunContext
+    from engine.store.db import Tx
 
 STOCK = Target(tables.stock, "sku", ("quantity", "reserved"), "stock level", scope=("warehouse",),
                created_at=False, defaults={"quantity": 0, "reserved": 0})
@@ -29,7 +28,7 @@ def stock_values(record: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def write_stock(session: Session, records: Sequence[dict[str, Any]], ctx: RunContext, now: datetime,
+def write_stock(session: Tx, records: Sequence[dict[str, Any]], ctx: RunContext, now: datetime,
                 default_warehouse: str) -> list[WriteOutcome]:
     """Set stock levels (an import of the store's levels), one batch per warehouse.
 

@@ -11,13 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, select
 
+from engine.store.db import connection_of
 from plugins.connect import tables
 from plugins.connect.bulk import key_in
 from plugins.connect.coerce import iso
 
 if TYPE_CHECKING:
     from sqlalchemy import Row, Select
-    from sqlalchemy.orm import Session
+
+    from engine.store.db import Tx
 
 ORDER_FIELDS = ("integration", "external_id", "number", "status", "payment_status", "currency", "total", "email",
                 "customer", "shipping_address", "billing_address", "carrier")
@@ -58,7 +60,7 @@ def order_query() -> Select[Any]:
     return select(tables.orders)
 
 
-def order_records(session: Session, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
+def order_records(session: Tx, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
     """Orders with their ``lines`` (one more query for the whole page)."""
     lines = lines_by_order(session, [r.id for r in rows])
     out = []
@@ -73,13 +75,13 @@ def order_records(session: Session, rows: Sequence[Row[Any]]) -> list[dict[str, 
     return out
 
 
-def lines_by_order(session: Session, order_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+def lines_by_order(session: Tx, order_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
     """The lines of these orders, in line order: ``{line_no, sku, name, quantity, price, external_id}``."""
     out: dict[int, list[dict[str, Any]]] = {}
     if not order_ids:
         return out
     table = tables.order_lines
-    query = select(table).where(key_in(table.c.order_id, session.get_bind().dialect.name, order_ids))
+    query = select(table).where(key_in(table.c.order_id, connection_of(session).dialect.name, order_ids))
     for m in session.execute(query.order_by(table.c.order_id, table.c.line_no)).mappings():
         out.setdefault(m["order_id"], []).append(
             {"line_no": m["line_no"], "sku": m["sku"], "name": m["name"], "quantity": m["quantity"],
@@ -123,7 +125,7 @@ def shipment_query() -> Select[Any]:
         orders, orders.c.id == tables.shipments.c.order_id)
 
 
-def shipment_records(session: Session, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
+def shipment_records(session: Tx, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
     """Shipments; each shipped line also names the order line's store id (``external_id``)."""
     lines = lines_by_order(session, list({r.order_id for r in rows}))
     out = []
@@ -162,20 +164,20 @@ def image_records(rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def supplier_records(session: Session, integration: str, keys: Sequence[str]) -> list[dict[str, Any]]:
+def supplier_records(session: Tx, integration: str, keys: Sequence[str]) -> list[dict[str, Any]]:
     """This integration's suppliers with these external ids."""
     table = tables.suppliers
-    query = select(table).where(key_in(table.c.external_id, session.get_bind().dialect.name, keys),
+    query = select(table).where(key_in(table.c.external_id, connection_of(session).dialect.name, keys),
                                 table.c.integration == integration)
     return [{"external_id": m["external_id"], "integration": m["integration"], "name": m["name"],
              "active": m["active"], "data": m["data"], "updated_at": iso(m["updated_at"])}
             for m in session.execute(query.order_by(table.c.id)).mappings()]
 
 
-def product_supplier_records(session: Session, integration: str, keys: Sequence[str]) -> list[dict[str, Any]]:
+def product_supplier_records(session: Tx, integration: str, keys: Sequence[str]) -> list[dict[str, Any]]:
     """This integration's product-supplier rows with these external ids."""
     table = tables.product_suppliers
-    query = select(table).where(key_in(table.c.external_id, session.get_bind().dialect.name, keys),
+    query = select(table).where(key_in(table.c.external_id, connection_of(session).dialect.name, keys),
                                 table.c.integration == integration)
     return [{"external_id": m["external_id"], "integration": m["integration"], "sku": m["sku"],
              "supplier_external_id": m["supplier_external_id"], "supplier_reference": m["supplier_reference"],

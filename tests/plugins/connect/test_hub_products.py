@@ -164,7 +164,7 @@ def test_a_new_link_moves_the_skus_stock_so_stock_exports_see_it(write: Any, ses
 def statements(sessions: Any) -> Iterator[list[str]]:
     """Every SQL statement sent to the database meanwhile, in order."""
     sent: list[str] = []
-    db = sessions.kw["bind"]
+    db = sessions.db
 
     def spy(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         sent.append(statement)

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from engine.connector import RunContext
 from engine.errors import RecordError, Severity
+from engine.store.db import Transactions
 from plugins.connect import operations
 from plugins.connect.models import Shipment
 
@@ -87,6 +88,22 @@ def test_shipments_written_by_a_feed(orders: None, write: Any, sessions: Any) ->
     assert out[0].key == out[2].key
     assert out[1].error.severity == Severity.RETRY  # type: ignore[union-attr] - the order may come later
     assert shipments_count(sessions) == 1
+
+
+def test_shipments_written_in_a_runs_core_transaction_commit_and_roll_back_with_it(
+        orders: None, hub: Any, sessions: Any) -> None:
+    # The runner lends a Core connection; shipments, written with ORM objects, go into its transaction.
+    record = {"order_external_id": "5001", "carrier": "dhl", "tracking_number": "JD9"}
+    transactions = Transactions(sessions.db)
+    with pytest.raises(RuntimeError), transactions.begin() as conn:
+        (out,) = hub.write("shipments", [record], ctx=RunContext(integration="shop", session=conn))
+        assert out.action == "created"
+        assert conn.scalar(select(func.count()).select_from(Shipment.__table__)) == 1  # in the transaction
+        raise RuntimeError("the page failed")
+    assert shipments_count(sessions) == 0  # rolled back with the page
+    with transactions.begin() as conn:
+        (out,) = hub.write("shipments", [record], ctx=RunContext(integration="shop", session=conn))
+    assert out.action == "created" and shipments_count(sessions) == 1
 
 
 def test_suppliers_and_product_suppliers(write: Any, hub: Any) -> None:
