@@ -117,15 +117,15 @@ def ring(session: Tx, *, integration: str, feed: str, record_key: str | None, re
                   "acknowledged_at": None, "resolved_at": None}
         values["id"] = session.execute(insert(notifications).values(values)).inserted_primary_key[0]
     else:
-        values = {**row._asdict(), "count": row.count + 1, "message": message, "hint": hint, "details": details,
-                  "last_seen": now, "record_label": record_label or row.record_label,
-                  "last_execution_id": execution_id}
+        changes: dict[str, Any] = {"message": message, "hint": hint, "details": details, "last_seen": now,
+                                   "record_label": record_label or row.record_label,
+                                   "last_execution_id": execution_id}
         if reopen or row.resolved_at is not None:
-            values["acknowledged_at"] = values["resolved_at"] = None
+            changes["acknowledged_at"] = changes["resolved_at"] = None
         else:
             news = False
-        session.execute(update(notifications).where(c.id == row.id).values(
-            {k: v for k, v in values.items() if k not in ("id", "cause")}))
+        session.execute(update(notifications).where(c.id == row.id).values(count=c.count + 1, **changes))
+        values = {**row._asdict(), **changes, "count": row.count + 1}
     return notification_info(_Values(**values)), news
 
 
