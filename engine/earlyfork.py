@@ -1,7 +1,7 @@
 """``connect-engine run FEED`` forks its store reader before it loads SQLAlchemy.
 
-Starting the command costs a fifth of a second or more before its run can write a
-page: SQLAlchemy, its ORM and the models are most of it, and they use one core.
+Starting the command costs about a tenth of a second or more before its run can write
+a page: SQLAlchemy is most of it, and it uses one core.
 The store reader (:mod:`engine.readahead`) needs none of them, so the command forks
 it first, with nothing loaded but the command line. The reader loads the
 configuration itself (the same files, plugins and environment; the database URL as

@@ -66,7 +66,7 @@ def finish_execution(session: Tx, execution_id: int, *, status: str, now: dateti
         status=status, finished_at=now, counts=dict(counts), cursor_after=cursor_after, message=message))
 
 
-# A Core statement on the connection: the ORM's bulk-update path costs several times the UPDATE itself.
+# One prepared statement: every page of a run saves its counts.
 _SAVE_COUNTS = (update(executions).where(executions.c.id == bindparam("eid"))
                 .values(counts=bindparam("running")))
 
