@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -107,41 +108,43 @@ def test_collection_is_held_through_start_up_and_resumed_for_the_command(
     assert gc.isenabled()
 
 
-def test_a_run_builds_its_engine_without_the_scheduler_or_the_orm_classes(tmp_path: Path, db_url: str) -> None:
+_NOT_ON_A_RUN = ("engine.scheduler", "engine.serve", "alembic", "engine.store.models", "plugins.connect.models",
+                 "sqlalchemy.orm")
+
+
+def _memstore_cli(tmp_path: Path, db_url: str, *args: str) -> tuple[dict[str, Any], list[str]]:
+    """Run the command line in a fresh interpreter on the memstore plugin: its JSON output and what it loaded
+    of ``_NOT_ON_A_RUN``."""
+    from tests.support import memstore
+
+    config = memstore.write_config(tmp_path / "engine.yaml", db_url, tmp_path / "data",
+                                   {"shop": {"settings": {"products": 2}}})
+    code = ("import json, sys\nfrom click.testing import CliRunner\nfrom engine.cli import cli\n"
+            "from tests.support import memstore\n"
+            "r = CliRunner().invoke(cli, ['--config', sys.argv[1], *sys.argv[2:], '--json'],"
+            " obj={'plugins': memstore.plugin_list()})\n"
+            "assert r.exit_code == 0, r.output\n"
+            f"print(json.dumps([json.loads(r.output), sorted(m for m in {_NOT_ON_A_RUN!r} if m in sys.modules)]))")
+    proc = _python(code, str(config), *args)
+    assert proc.returncode == 0, proc.stderr
+    output, loaded = json.loads(proc.stdout.strip().splitlines()[-1])
+    return output, loaded
+
+
+def test_a_run_builds_its_engine_without_the_scheduler_or_the_orm(tmp_path: Path, db_url: str) -> None:
     # A run reads and writes the engine's and the hub's tables with Core connections: importing SQLAlchemy's
     # ORM, building the ORM classes and their mappers would cost its start-up about 55 ms more
     # (docs/decisions.md §26).
-    from tests.support import memstore
-
-    config = memstore.write_config(tmp_path / "engine.yaml", db_url, tmp_path / "data",
-                                   {"shop": {"settings": {"products": 2}}})
-    code = ("import json, sys\nfrom click.testing import CliRunner\nfrom engine.cli import cli\n"
-            "from tests.support import memstore\n"
-            "r = CliRunner().invoke(cli, ['--config', sys.argv[1], 'run', 'import_products', '-i', 'shop', '--json'],"
-            " obj={'plugins': memstore.plugin_list()})\n"
-            "print(json.dumps([r.exit_code, sorted(m for m in ('engine.scheduler', 'engine.serve', 'alembic', "
-            "'engine.store.models', 'plugins.connect.models', 'sqlalchemy.orm') if m in sys.modules)]))")
-    proc = _python(code, str(config))
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout.strip().splitlines()[-1]) == [0, []]
+    output, loaded = _memstore_cli(tmp_path, db_url, "run", "import_products", "-i", "shop")
+    assert (output["status"], loaded) == ("success", [])
 
 
-def test_what_is_due_runs_without_the_orm_classes(tmp_path: Path, db_url: str) -> None:
+def test_what_is_due_runs_without_the_orm(tmp_path: Path, db_url: str) -> None:
     # ``run --due`` (a host's cron) schedules with the scheduler, itself on Core connections too.
-    from tests.support import memstore
-
-    config = memstore.write_config(tmp_path / "engine.yaml", db_url, tmp_path / "data",
-                                   {"shop": {"settings": {"products": 2}}})
-    code = ("import json, sys\nfrom click.testing import CliRunner\nfrom engine.cli import cli\n"
-            "from tests.support import memstore\n"
-            "r = CliRunner().invoke(cli, ['--config', sys.argv[1], 'run', '--due', '--json'],"
-            " obj={'plugins': memstore.plugin_list()})\n"
-            "ran = [x['feed'] for x in json.loads(r.output)['results'] if x['status'] == 'success']\n"
-            "print(json.dumps([r.exit_code, 'import_products' in ran, sorted(m for m in ("
-            "'engine.store.models', 'plugins.connect.models', 'sqlalchemy.orm') if m in sys.modules)]))")
-    proc = _python(code, str(config))
-    assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout.strip().splitlines()[-1]) == [0, True, []]
+    output, loaded = _memstore_cli(tmp_path, db_url, "run", "--due")
+    ran = [r["feed"] for r in output["results"] if r["status"] == "success"]
+    assert "import_products" in ran
+    assert loaded == ["engine.scheduler"]
 
 
 def test_a_command_that_sends_no_request_loads_no_http_client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
