@@ -261,7 +261,7 @@ class Engine:
         if ids is not None:
             q = q.where(c.id.in_(list(ids)))
         with self.transactions.begin() as s:
-            return int(s.execute(q).rowcount)  # type: ignore[attr-defined]
+            return int(s.execute(q).rowcount)
 
     # -- operations: scheduling, parked records, modes (engine.scheduler, engine.reaper, engine.parked,
     #    engine.golive) ---------------------------------------------------------------------------

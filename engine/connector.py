@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from engine.errors import EngineError
-    from engine.store.db import Transactions
+    from engine.store.db import LazySessions, Transactions
 
 Action = Literal["created", "updated", "unchanged", "error"]
 WriteMode = Literal["upsert", "create", "update"]
@@ -117,7 +117,7 @@ class Services:
             where the lender has only ``sessions``.
     """
 
-    sessions: sessionmaker[Session]
+    sessions: sessionmaker[Session] | LazySessions
     clock: Callable[[], datetime]
     data_dir: Path
     http_transport: Any = None

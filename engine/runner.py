@@ -366,4 +366,6 @@ def _summary(counts: dict[str, int]) -> str:
 def _once_done(session: Any, integration: str, feed: str) -> datetime | None:
     """When a run-once feed ran (None: never)."""
     c = feed_state.c
-    return session.scalar(select(c.once_done_at).where(c.integration == integration, c.feed == feed))
+    done: datetime | None = session.scalar(select(c.once_done_at).where(c.integration == integration,
+                                                                        c.feed == feed))
+    return done

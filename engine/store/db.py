@@ -42,7 +42,8 @@ class Transactions:
         self.db = db
 
     def __call__(self) -> Connection:
-        return self.db.connect()
+        conn: Connection = self.db.connect()
+        return conn
 
     def begin(self) -> Any:
         """A context manager giving a connection in a transaction, committed when it ends."""
@@ -75,7 +76,8 @@ class LazySessions:
 
 def connection_of(handle: Any) -> Connection:
     """The Core connection of a transaction handle: a connection itself, or an ORM session's."""
-    return handle if hasattr(handle, "dialect") else handle.connection()
+    conn: Connection = handle if hasattr(handle, "dialect") else handle.connection()
+    return conn
 
 
 def make_db(url: str, *, runs: int = 4, **kwargs: Any) -> tuple[SAEngine, LazySessions]:
@@ -132,7 +134,7 @@ def _sqlite_begin_immediate(conn: Any) -> None:
 
 def reading(db: SAEngine) -> Transactions:
     """Connections for reads only: on SQLite they do not queue for the write lock another process holds."""
-    return Transactions(db.execution_options(read_only=True))  # type: ignore[arg-type]
+    return Transactions(db.execution_options(read_only=True))
 
 
 # -- a database "in memory" ----------------------------------------------------------------------

@@ -48,8 +48,13 @@ def start_execution(session: Tx, *, integration: str, feed: str, trigger: str, n
     values = {"integration": integration, "feed": feed, "trigger": trigger, "status": status, "started_at": now,
               "finished_at": finished_at, "counts": empty_counts(), "cursor_before": cursor, "cursor_after": cursor,
               "holder": holder, "message": message}
-    execution_id = session.execute(insert(executions).values(values)).inserted_primary_key[0]
+    execution_id = _inserted_id(session.execute(insert(executions).values(values)))
     return execution_info(_Values(id=execution_id, **values))
+
+
+def _inserted_id(result: Any) -> int:
+    """The primary key of the row an ``INSERT`` just wrote."""
+    return int(result.inserted_primary_key[0])
 
 
 class _Values:
@@ -115,7 +120,7 @@ def ring(session: Tx, *, integration: str, feed: str, record_key: str | None, re
                   "record_label": record_label, "message": message, "hint": hint, "details": details, "count": 1,
                   "first_seen": now, "last_seen": now, "last_execution_id": execution_id,
                   "acknowledged_at": None, "resolved_at": None}
-        values["id"] = session.execute(insert(notifications).values(values)).inserted_primary_key[0]
+        values["id"] = _inserted_id(session.execute(insert(notifications).values(values)))
     else:
         changes: dict[str, Any] = {"message": message, "hint": hint, "details": details, "last_seen": now,
                                    "record_label": record_label or row.record_label,
@@ -125,7 +130,7 @@ def ring(session: Tx, *, integration: str, feed: str, record_key: str | None, re
         else:
             news = False
         session.execute(update(notifications).where(c.id == row.id).values(count=c.count + 1, **changes))
-        values = {**row._asdict(), **changes, "count": row.count + 1}
+        values = {**row._asdict(), **changes, "count": row._mapping["count"] + 1}  # (Row.count is tuple's)
     return notification_info(_Values(**values)), news
 
 
