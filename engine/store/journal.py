@@ -130,7 +130,7 @@ def ring(session: Tx, *, integration: str, feed: str, record_key: str | None, re
         else:
             news = False
         session.execute(update(notifications).where(c.id == row.id).values(count=c.count + 1, **changes))
-        values = {**row._asdict(), **changes, "count": row._mapping["count"] + 1}  # (Row.count is tuple's)
+        values = {**row._asdict(), **changes, "count": row._mapping["count"] + 1}  # (Row.count: as below)
     return notification_info(_Values(**values)), news
 
 
@@ -172,8 +172,10 @@ def count_open_causes(session: Tx, integration: str, feed: str) -> int:
 
 def notification_info(row: Any) -> NotificationInfo:
     """Detach a notification row (a ``ce_notifications`` row, or an ORM ``Notification``)."""
+    # A Core row's ``count`` is tuple's method on SQLAlchemy 2.0: its column is read through the mapping.
+    count = row._mapping["count"] if hasattr(row, "_mapping") else row.count
     return NotificationInfo(id=row.id, integration=row.integration, feed=row.feed, record_key=row.record_key,
-                            record_label=row.record_label, message=row.message, hint=row.hint, count=row.count,
+                            record_label=row.record_label, message=row.message, hint=row.hint, count=count,
                             first_seen=row.first_seen, last_seen=row.last_seen, acknowledged_at=row.acknowledged_at,
                             details=row.details)
 
