@@ -172,7 +172,8 @@ def count_open_causes(session: Tx, integration: str, feed: str) -> int:
 
 def notification_info(row: Any) -> NotificationInfo:
     """Detach a notification row (a ``ce_notifications`` row, or an ORM ``Notification``)."""
-    # A Core row's ``count`` is tuple's method on SQLAlchemy 2.0: its column is read through the mapping.
+    # ``count`` is also the name of a tuple method a Row has (what type checkers see, and what some SQLAlchemy
+    # versions return): the column is read through the row's mapping.
     count = row._mapping["count"] if hasattr(row, "_mapping") else row.count
     return NotificationInfo(id=row.id, integration=row.integration, feed=row.feed, record_key=row.record_key,
                             record_label=row.record_label, message=row.message, hint=row.hint, count=count,
