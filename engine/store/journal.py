@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from types import SimpleNamespace  # a row just written, read as execution_info reads rows
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
@@ -49,19 +50,12 @@ def start_execution(session: Tx, *, integration: str, feed: str, trigger: str, n
               "finished_at": finished_at, "counts": empty_counts(), "cursor_before": cursor, "cursor_after": cursor,
               "holder": holder, "message": message}
     execution_id = _inserted_id(session.execute(insert(executions).values(values)))
-    return execution_info(_Values(id=execution_id, **values))
+    return execution_info(SimpleNamespace(id=execution_id, **values))
 
 
 def _inserted_id(result: Any) -> int:
     """The primary key of the row an ``INSERT`` just wrote."""
     return int(result.inserted_primary_key[0])
-
-
-class _Values:
-    """Attribute access over the values of a row just written (as :func:`execution_info` reads rows)."""
-
-    def __init__(self, **values: Any) -> None:
-        self.__dict__.update(values)
 
 
 def finish_execution(session: Tx, execution_id: int, *, status: str, now: datetime,
@@ -131,7 +125,7 @@ def ring(session: Tx, *, integration: str, feed: str, record_key: str | None, re
             news = False
         session.execute(update(notifications).where(c.id == row.id).values(count=c.count + 1, **changes))
         values = {**row._asdict(), **changes, "count": row._mapping["count"] + 1}  # (Row.count: as below)
-    return notification_info(_Values(**values)), news
+    return notification_info(SimpleNamespace(**values)), news
 
 
 def failed_keys(session: Tx, integration: str, feed: str, limit: int = 500) -> list[str]:
