@@ -337,7 +337,8 @@ class Catalog:
         if item_ids is not None:
             items = [x for x in item_ids if self.item_ref(x)]
         else:
-            items = [item_id(i, k) for i in range(len(self.ids)) for k in range(self.nvar[i])]
+            # sorted: a product's variants past its first slots number in a range of their own
+            items = sorted(item_id(i, k) for i in range(len(self.ids)) for k in range(self.nvar[i]))
         want = set(loc_ids) if loc_ids is not None else None
         out = []
         levels, primary, updated = self.levels, self.primary, self.updated

@@ -115,6 +115,24 @@ def test_every_rest_endpoint_shows_the_first_100_variants(sb: ShopifySandbox, ap
                                         (sb.product(q["id"]) for q in api.get("products.json").json()["products"]))
 
 
+def test_a_locations_levels_page_through_every_item_of_a_wide_product(sb: ShopifySandbox, api: httpx.Client) -> None:
+    variants = big_product(sb)["variants"]
+    primary = sb.info()["primary_location_id"]
+    levels, pages = [], 0
+    response = api.get("inventory_levels.json", params={"location_ids": primary, "limit": 50})
+    while True:
+        assert response.status_code == 200, response.text
+        levels += response.json()["inventory_levels"]
+        pages += 1
+        if "next" not in response.links:
+            break
+        response = api.get(response.links["next"]["url"])
+    items = [lv["inventory_item_id"] for lv in levels]
+    assert items == sorted(set(items)) and pages > 1  # ascending, each once, across pages
+    assert {v["inventory_item_id"] for v in variants} <= set(items)
+    assert len(items) == sb.info()["variants"]
+
+
 def test_shrinking_drops_the_last_variants_and_bad_counts_are_refused(sb: ShopifySandbox) -> None:
     product = big_product(sb, 120)
     assert len(sb.set_variant_count(product["id"], 101)["variants"]) == 101
