@@ -163,14 +163,33 @@ def test_locations_and_inventory_levels_at_the_primary_location(shop: Shop) -> N
     locations = [r for p in read_all(shop.connector(), "locations") for r in p.records]
     primary = shop.sb.info()["primary_location_id"]
     assert [loc["id"] for loc in locations][0] == primary
+    shop.sb.reset_stats()
     pages = read_all(shop.connector(page_size=9), "inventory_levels")
     levels = [r for p in pages for r in p.records]
-    assert len(levels) == shop.sb.info()["variants"]
+    variants = shop.sb.info()["variants"]
+    assert len(levels) == variants and len({lvl["inventory_item_id"] for lvl in levels}) == variants
     assert {lvl["location_id"] for lvl in levels} == {primary}
     one = levels[5]
     assert one["available"] == shop.sb.inventory(one["inventory_item_id"], primary)
-    assert one["sku"] and one["variant_id"] and one["product_id"]
-    assert pages[-1].cursor == {"last_id": None} and pages[0].cursor["last_id"] > 0
+    assert all(lvl["sku"] and lvl["variant_id"] and lvl["product_id"] for lvl in levels)
+    assert {p.cursor for p in pages} == {None} and pages[0].total == variants  # a full read each time
+    # the products' variants, then the location's levels a page at a time: no request per item
+    by_route = shop.sb.stats()["by_route"]
+    assert by_route["GET /admin/api/{version}/inventory_levels.json"] == -(-variants // 9)
+    assert "GET /admin/api/{version}/inventory_items.json" not in by_route
+
+
+def test_a_level_of_an_item_created_during_the_read_gets_its_sku_by_id(shop: Shop) -> None:
+    primary = shop.sb.info()["primary_location_id"]
+    with shop.connector(page_size=9) as conn:
+        pages = conn.read("inventory_levels", cursor=None, ctx=CTX)
+        first = next(pages)  # every product's variants are read by now
+        added = shop.sb.add_product(title="Late arrival")
+        rest = [r for p in pages for r in p.records]
+    late = [r for r in rest if r["product_id"] is None]
+    assert [r["sku"] for r in late] == [v["sku"] for v in added["variants"]]
+    assert {r["location_id"] for r in late} == {primary} and all(r["available"] is not None for r in late)
+    assert len(first.records) + len(rest) == shop.sb.info()["variants"]
 
 
 def test_fetch_by_ids_in_chunks(tmp_path: Path) -> None:
