@@ -269,12 +269,22 @@ class ShopifyClient:
             params: Filters, sent with the first request only.
             limit: Page size (1..250).
         """
-        paginator = LinkPaginator(path, params or {}, limit=limit)
+        for records, after in self.paged(path, key, params, limit=limit):
+            yield records, after is not None
+
+    def paged(self, path: str, key: str, params: Mapping[str, Any] | None = None, *, limit: int = 250,
+              page_info: str | None = None) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
+        """Like :meth:`pages`, yielding ``(records, page_info of the next page or None)``.
+
+        With ``page_info`` (one this method yielded) the paging resumes at that page; only
+        ``params``' ``fields`` are sent with it, as Shopify takes no other filter there.
+        """
+        paginator = LinkPaginator(path, params or {}, limit=limit, page_info=page_info)
         while paginator.has_next:
             req_path, query = paginator.next_request()
             body, response = self.call("GET", req_path, params=query)
             paginator.update(response)
-            yield body.get(key) or [], paginator.has_next
+            yield body.get(key) or [], paginator.page_info
 
     def each(self, path: str, key: str, params: Mapping[str, Any] | None = None, *,
              limit: int = 250) -> Iterator[dict[str, Any]]:

@@ -31,10 +31,6 @@ class _DistributionVersion:
 
 #: Ids per request of ``ids=`` filters (Shopify's page size).
 IDS_CHUNK = 250
-#: Inventory items per ``inventory_levels.json`` request (Shopify's limit for ``inventory_item_ids``).
-LEVELS_CHUNK = 50
-#: Inventory items per ``inventory_items.json`` request (Shopify's limit for its ``ids``).
-ITEMS_CHUNK = 100
 #: Resources read through a time window (``<name>.json``, ``<name>/count.json``) with their fixed filters:
 #: products come in every status by default; orders only with ``status=any`` (else closed and cancelled
 #: ones are invisible).
@@ -142,7 +138,9 @@ class ShopifyConnector(Connector):
         if resource == "locations":
             return self._read_locations()
         if resource == "inventory_levels":
-            return self._read_levels()
+            from plugins.shopify.stock import read_levels
+
+            return read_levels(self.client, self.location_id(), cursor, self.config.page_size)
         raise ConnectorError(f"shopify cannot read {resource!r}; readable resources: "
                              + ", ".join(sorted(n for n, r in self.resources.items() if r.read)))
 
@@ -176,40 +174,6 @@ class ShopifyConnector(Connector):
     def _read_locations(self) -> Iterator[Page]:
         yield Page(list(self.client.each("locations.json", "locations")))
 
-    def _read_levels(self) -> Iterator[Page]:
-        # The SKUs of every inventory item first (products' variants, 250 products a request), then the
-        # levels of the managed location, 250 a request: a fifth of the requests of asking for levels by
-        # item, 50 items a request. Levels come in the store's order; an item the products did not show
-        # (created since) is looked up by id.
-        location = self.location_id()
-        variants: dict[int, tuple[Any, Any, Any]] = {}
-        params = {"fields": "id,variants"}
-        for products, _ in self.client.pages("products.json", "products", params, limit=self.config.page_size):
-            complete_variants(self.client, products)
-            for p in products:
-                for v in p.get("variants") or ():
-                    if v.get("inventory_item_id"):
-                        variants[v["inventory_item_id"]] = (v.get("sku"), v.get("id"), v.get("product_id"))
-        for levels, _ in self.client.pages("inventory_levels.json", "inventory_levels", {"location_ids": location},
-                                           limit=self.config.page_size):
-            new = [lv["inventory_item_id"] for lv in levels if lv["inventory_item_id"] not in variants]
-            for start in range(0, len(new), ITEMS_CHUNK):
-                for item in self.client.each("inventory_items.json", "inventory_items",
-                                             {"ids": new[start:start + ITEMS_CHUNK]}, limit=250):
-                    variants[item["id"]] = (item.get("sku"), None, None)
-            yield Page([_level(lv, variants[lv["inventory_item_id"]]) for lv in levels
-                        if lv["inventory_item_id"] in variants],  # not found by id: deleted since
-                       total=len(variants))
-
-    def _levels(self, skus: Mapping[int, Any], location: int) -> list[dict[str, Any]]:
-        items = list(skus)
-        out = []
-        for start in range(0, len(items), LEVELS_CHUNK):
-            params = {"inventory_item_ids": items[start:start + LEVELS_CHUNK], "location_ids": location}
-            out.extend(_level(level, (skus.get(level["inventory_item_id"]), None, None))
-                       for level in self.client.each("inventory_levels.json", "inventory_levels", params, limit=250))
-        return out
-
     # -- fetch --------------------------------------------------------------------------------
 
     def fetch(self, resource: str, keys: Sequence[str], *, ctx: RunContext) -> Iterator[dict[str, Any]]:
@@ -220,7 +184,9 @@ class ShopifyConnector(Connector):
         if resource == "product_images":
             return self._fetch_images(set(ids))
         if resource == "inventory_levels":
-            return self._fetch_levels(ids)
+            from plugins.shopify.stock import fetch_levels
+
+            return fetch_levels(self.client, self.location_id(), ids)
         if resource == "fulfillments":
             return self._fetch_fulfillments(ids)
         raise ConnectorError(f"shopify cannot fetch {resource!r}; fetchable resources: "
@@ -260,13 +226,6 @@ class ShopifyConnector(Connector):
                     continue
                 raise
             yield from found
-
-    def _fetch_levels(self, ids: list[int]) -> Iterator[dict[str, Any]]:
-        location = self.location_id()
-        for start in range(0, len(ids), ITEMS_CHUNK):  # one items request for two levels requests
-            chunk = ids[start:start + ITEMS_CHUNK]
-            items = self.client.each("inventory_items.json", "inventory_items", {"ids": chunk}, limit=250)
-            yield from self._levels({item["id"]: item.get("sku") for item in items}, location)
 
     # -- write --------------------------------------------------------------------------------
 
@@ -366,14 +325,6 @@ def _location_check(locations: list[dict[str, Any]], configured: int | None) -> 
             return loc, Check("location", True, f"stock is managed at {loc.get('name')!r} ({configured})")
     known = ", ".join(f"{loc['id']} ({loc.get('name')})" for loc in active) or "none"
     return None, Check("location", False, f"location_id {configured} is not an active location; active: {known}")
-
-
-def _level(level: Mapping[str, Any], variant: tuple[Any, Any, Any]) -> dict[str, Any]:
-    """An inventory level record, with its item's ``(sku, variant id, product id)``."""
-    sku, variant_id, product_id = variant
-    return {"inventory_item_id": level["inventory_item_id"], "location_id": level["location_id"],
-            "available": level.get("available"), "updated_at": level.get("updated_at"),
-            "sku": sku, "variant_id": variant_id, "product_id": product_id}
 
 
 def _passthrough(params: Mapping[str, Any]) -> dict[str, Any]:

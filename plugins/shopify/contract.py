@@ -64,7 +64,7 @@ def received_writes(settings: Mapping[str, Any]) -> list[dict[str, Any]]:
 CONTRACT: dict[str, Any] = {
     "small_pages": {"page_size": 3},
     "single_page": ("locations",),
-    # Locations are listed whole; inventory levels are re-read from the first product every run.
+    # Locations are listed whole; a location's inventory levels are read whole every run.
     "full_refresh": ("locations", "inventory_levels"),
     "cursor_fields": {"products": "updated_at", "orders": "updated_at"},
     "write_samples": write_samples,

@@ -34,16 +34,19 @@ class LinkPaginator:
         path: The list endpoint, as the client takes it.
         params: Filters of the first request.
         limit: Page size (1..250).
+        page_info: Resume at this page (a ``page_info`` an earlier paging was given) instead
+            of starting with the filters.
     """
 
-    def __init__(self, path: str, params: Mapping[str, Any], *, limit: int = MAX_LIMIT) -> None:
+    def __init__(self, path: str, params: Mapping[str, Any], *, limit: int = MAX_LIMIT,
+                 page_info: str | None = None) -> None:
         self.path = path
         self.limit = max(1, min(MAX_LIMIT, limit))
         self.params = {k: v for k, v in params.items() if v is not None}
         self.fields = self.params.get("fields")
         #: The ``page_info`` of the next request (None before the first and after the last page).
-        self.page_info: str | None = None
-        self.started = False
+        self.page_info: str | None = page_info
+        self.started = page_info is not None
         self._seen: set[str] = set()
 
     @property

@@ -172,7 +172,8 @@ def test_locations_and_inventory_levels_at_the_primary_location(shop: Shop) -> N
     one = levels[5]
     assert one["available"] == shop.sb.inventory(one["inventory_item_id"], primary)
     assert all(lvl["sku"] and lvl["variant_id"] and lvl["product_id"] for lvl in levels)
-    assert {p.cursor for p in pages} == {None} and pages[0].total == variants  # a full read each time
+    assert pages[0].total == variants
+    assert all(isinstance(p.cursor["page_info"], str) for p in pages[:-1]) and pages[-1].cursor == {"page_info": None}
     # the products' variants, then the location's levels a page at a time: no request per item
     by_route = shop.sb.stats()["by_route"]
     assert by_route["GET /admin/api/{version}/inventory_levels.json"] == -(-variants // 9)
