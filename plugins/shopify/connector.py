@@ -154,9 +154,11 @@ class ShopifyConnector(Connector):
     def _read_window(self, resource: str, cursor: Any, ctx: RunContext) -> Iterator[Page]:
         window = self._window(cursor, ctx, resource)
         filters = {**_passthrough(ctx.params), **WINDOWED[resource], **window.filters()}
-        total = self.client.get(f"{resource}/count.json", filters).get("count")
         params = {**filters, "since_id": window.last_id}
+        total = None
         for records, more in self.client.pages(f"{resource}.json", resource, params, limit=self.config.page_size):
+            if total is None:  # the count is for progress: a read of one page needs no request for it
+                total = self.client.get(f"{resource}/count.json", filters).get("count") if more else len(records)
             if resource == "products":
                 complete_variants(self.client, records)
             window.advance(records)
