@@ -14,9 +14,10 @@ The engine runs exactly as a user runs it: ``connect-engine --config engine.yaml
 run update_products --integration bench --json`` with a generated engine.yaml
 (the console script's code, in a fresh interpreter). ``host`` is the same engine as a
 long-running process holds it (``serve``, a host service; ``benchmarks/host_process.py``):
-built once, then ``update_products`` run in it for each phase, with no read-ahead fork (as
-``serve`` runs feeds); its wall time is the run call's, with no process start to pay, so it
-has no ratio to the floor. The floor is plain httpx +
+built once, then ``update_products`` run in it for each phase in a worker thread, as
+``serve`` runs feeds (a long run reads ahead in a reader a fork server starts:
+``engine/spawnread.py``); its wall time is the run call's, with no process start to pay, so it
+has no ratio to the floor, and its peak RSS counts the fork server and the reader. The floor is plain httpx +
 sqlite3 ``executemany`` (``peers/baseline_httpx_sqlite.py`` of the shared peer
 benchmark, found next to the repository by default). ``--peers`` adds the other
 tools of that benchmark (Singer SDK tap + target, Airbyte's declarative CDK, dlt's
@@ -50,7 +51,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.measure import PY, REPO, Measured, SandboxProcess, median, repo_env, run_measured, table  # noqa: E402
+from benchmarks.measure import PY, REPO, Measured, SandboxProcess, TreeRss, median, repo_env, run_measured, table  # noqa: E402
 
 TOKEN = "bench-token"
 INTEGRATION = "bench"
@@ -108,14 +109,18 @@ class Host:
     def run(self) -> tuple[Measured, int, int, float]:
         """One run of the feed in the process: its call (as a Measured), variant rows, products, duration."""
         assert self.proc.stdin is not None
+        tree = TreeRss(self.proc.pid)  # the host with its fork server and the reader it starts
+        tree.start()
         self.proc.stdin.write("run\n")
         self.proc.stdin.flush()
         info = self._answer()
+        tree.stop()
         counts = info.get("counts") or {}
         if info.get("status") != "success":
             raise RuntimeError(f"host run failed (status {info.get('status')}): {info.get('message')}")
         rows = counts.get("created", 0) + counts.get("updated", 0) + counts.get("unchanged", 0)
-        m = Measured(wall_s=float(info["wall"]), peak_rss_mib=float(info["rss"]), rc=0, stdout="", stderr="")
+        rss = max(float(info["rss"]), tree.peak_bytes / 2**20)
+        m = Measured(wall_s=float(info["wall"]), peak_rss_mib=rss, rc=0, stdout="", stderr="")
         return m, rows, counts.get("read", 0), float(info.get("duration") or 0.0)
 
     def close(self) -> None:

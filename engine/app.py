@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from engine.parked import ParkedInfo
     from engine.readahead import Early
     from engine.scheduler import Scheduler, TickResult, WorkItem
+    from engine.spawnread import Origin
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,8 @@ class Engine:
         if migrate:
             self.upgrade()
         self.runner = Runner(self)
+        #: engine.yaml and the files it read, when a reader process can load them again (engine.spawnread).
+        self.origin: Origin | None = None
         self._services = Services(sessions=self.sessions, clock=self.clock, data_dir=Path(config.data_dir),
                                   transactions=self.transactions)
 
@@ -94,7 +97,12 @@ class Engine:
             PluginError: A plugin failed to load.
         """
         hooks, compiler, config = parts.load(source, plugins=plugins, env=env)
-        return cls(config, hooks, compiler, clock=clock or utcnow, migrate=migrate)
+        engine = cls(config, hooks, compiler, clock=clock or utcnow, migrate=migrate)
+        if isinstance(source, (str, Path)) and plugins is None and env is None and clock is None:
+            from engine.spawnread import Origin
+
+            engine.origin = Origin.of(str(source))  # a reader can build this engine's feeds again by itself
+        return engine
 
     def __enter__(self) -> Engine:
         return self
@@ -172,10 +180,12 @@ class Engine:
             read_ahead: bool = False, slot: datetime | None = None, early: Early | None = None) -> ExecutionInfo:
         """Run a feed now and return its execution (``LockedError`` if it is already running).
 
-        ``read_ahead``: the caller owns this process and runs nothing else in it
-        (the CLI's ``run``): a store -> hub feed may then read its pages in a
-        forked process while this one writes (engine.readahead; engine.yaml's
-        ``read_ahead: false`` turns it off). Embedded callers leave it off.
+        ``read_ahead``: the caller owns this process (the CLI's ``run``, ``serve``):
+        a store -> hub feed may then read its pages in a second process while this
+        one writes: forked where this process has one thread (engine.readahead),
+        else started by a fork server for an engine built from an engine.yaml file
+        (engine.spawnread). engine.yaml's ``read_ahead: false`` turns it off.
+        Embedded callers leave it off.
         ``slot``: the schedule slot the run is for (the scheduler's); a feed that
         another scheduler has run or started for it since raises ``SlotTakenError``.
         ``early``: what :meth:`read_early` returned for this run (with ``read_ahead``);

@@ -173,10 +173,10 @@ def _setup(config_path: str, integration: str, feed: str, force: bool, plugins: 
         return "it ran once", None, None
     mode = state_mode if state_mode is not None else integ.mode
     said = {"cursor": cursor, "mode": mode, "last": last, "database": database, "files": yamlio.files_read()}
-    return (said, *_read(hooks.connectors(), config, integ, fd, compiler, cursor, mode))
+    return (said, *read_from(hooks.connectors(), config, integ, fd, compiler, cursor, mode))
 
 
-def _read(connectors: Mapping[str, Any], config: EngineConfig, integ: IntegrationDef, fd: FeedDef,
+def read_from(connectors: Mapping[str, Any], config: EngineConfig, integ: IntegrationDef, fd: FeedDef,
           compiler: Compiler, cursor: Any, mode: str
           ) -> tuple[Iterator[Page | None], Any]:  # pragma: no cover - runs in the reader
     """The store's pages from ``cursor`` and the run's rules and mapping, built as the engine builds them."""

@@ -111,7 +111,7 @@ def _forked(source: Iterator[Page | None], prepare: Callable[[list[dict[str, Any
     if spawned is None:  # no memory or process slot for a reader: read on in this process
         yield from _inline(source, prepare)
         return
-    yield from _receive(*spawned)
+    yield from receive(*spawned)
 
 
 class Early:
@@ -148,7 +148,7 @@ class Early:
         if spawned is None:
             raise RuntimeError("the early reader was cancelled")
         self.taken = True
-        yield from _receive(*spawned)
+        yield from receive(*spawned)
 
     def cancel(self) -> None:
         """Stop and reap the reader, unless its pages were taken (then their generator owns it)."""
@@ -158,13 +158,16 @@ class Early:
         stop(*spawned)
 
 
-def stop(pid: int, pages_in: Connection, acks_out: Connection) -> None:
+Reap = Callable[[bool], None]  # ends a reader: kills it first if told (True), then waits for it
+
+
+def stop(pid: int, pages_in: Connection, acks_out: Connection, *, reap: Reap | None = None) -> None:
     """Tell a reader to stop, close its pipes, kill and reap it."""
     with contextlib.suppress(OSError):
         acks_out.send_bytes(_STOP)
     pages_in.close()
     acks_out.close()
-    _reap(pid, kill=True)
+    (reap or _reaper(pid))(True)
 
 
 def start(source: Iterator[Page | None], prepare: Callable[[list[dict[str, Any]]], Any], *, cursor: Any,
@@ -227,8 +230,12 @@ def _spawn(source: Iterator[Page | None] | None, prepare: Callable[[list[dict[st
     return pid, pages_in, acks_out
 
 
-def _receive(pid: int, pages_in: Connection, acks_out: Connection) -> Generator[tuple[Page, Any], None, None]:
-    """The reader's prepared pages, in order; stops and reaps the reader however the caller ends."""
+def receive(pid: int, pages_in: Connection, acks_out: Connection, *, reap: Reap | None = None
+            ) -> Generator[tuple[Page, Any], None, None]:
+    """The reader's prepared pages, in order; stops and reaps the reader however the caller ends.
+
+    ``reap`` ends a reader that is not this process's child (:mod:`engine.spawnread`'s).
+    """
     done = False
     try:
         while True:
@@ -259,7 +266,7 @@ def _receive(pid: int, pages_in: Connection, acks_out: Connection) -> Generator[
                 acks_out.send_bytes(_STOP)
         pages_in.close()
         acks_out.close()
-        _reap(pid, kill=not done)
+        (reap or _reaper(pid))(not done)
 
 
 def _child(pages: Connection, acks: Connection, source: Iterator[Page | None] | None,
@@ -303,6 +310,12 @@ def _child(pages: Connection, acks: Connection, source: Iterator[Page | None] | 
             sys.stdout.flush()
             sys.stderr.flush()
         os._exit(code)
+
+
+def child(pages: Connection, acks: Connection, parent: int, *, setup: Setup,
+          ahead: int = AHEAD) -> None:  # pragma: no cover - the child
+    """Be a reader that builds what it reads (``setup``, as :func:`start_with` takes it); never returns."""
+    _child(pages, acks, None, None, parent, setup=setup, ahead=ahead)
 
 
 class _Stopped(Exception):
@@ -351,6 +364,10 @@ def _die_with_parent(parent: int) -> None:  # pragma: no cover - the child
         pass
     if os.getppid() != parent:  # the parent died before the request took effect
         os._exit(1)
+
+
+def _reaper(pid: int) -> Reap:
+    return lambda kill: _reap(pid, kill=kill)
 
 
 def _reap(pid: int, *, kill: bool) -> None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from engine import boundary, checkmissing, parts, readahead
+from engine import boundary, checkmissing, parts, readahead, spawnread
 from engine.connector import Page, RunContext
 from engine.errors import AuthError, EngineError, LockedError, SlotTakenError
 from engine.leasekeeper import LeaseKeeper
@@ -68,7 +68,7 @@ class Runner:
         if reason:
             return self._skipped(integ, fd, trigger, reason)
         return self._execute(integ, fd, trigger, progress=progress, stop=stop,
-                             read_ahead=read_ahead and self._read_ahead(fd), slot=slot, early=early)
+                             read_ahead=self._read_ahead(fd) if read_ahead else None, slot=slot, early=early)
 
     def recheck(self, integration: str, feed: str, *, ids: list[int] | None = None,
                 trigger: str = "retry", now: datetime | None = None) -> ExecutionInfo | None:
@@ -132,7 +132,7 @@ class Runner:
 
     def _execute(self, integ: IntegrationDef, fd: FeedDef, trigger: str, *, progress: Progress | None = None,
                  stop: threading.Event | None = None, recheck_keys: list[str] | None = None,
-                 read_ahead: bool = False, slot: datetime | None = None,
+                 read_ahead: str | None = None, slot: datetime | None = None,
                  early: readahead.Early | None = None) -> ExecutionInfo:
         eng = self.engine
         holder, lease = locks.new_holder(), eng.config.lock_lease
@@ -188,7 +188,9 @@ class Runner:
                             log.info("the pages read before the run started were read with another cursor, "
                                      "mode or last run than the run found: reading them again")
                             early.cancel()
-                        reader = readahead.pages(read, pipe.prepare) if read_ahead else None
+                        reader = (readahead.pages(read, pipe.prepare) if read_ahead == "fork" else
+                                  spawnread.pages(read, pipe.prepare, self._starter(integ, fd, run.mode))
+                                  if read_ahead else None)
                     pages = itertools.chain(reader if reader is not None else read(),
                                             self._failed_page(run, pipe, ctx))
                 for entry in pages:
@@ -280,10 +282,19 @@ class Runner:
                                  f"{slot:%Y-%m-%d %H:%M} UTC slot (started {max(marks):%H:%M:%S} UTC, by another "
                                  "scheduler)")
 
-    def _read_ahead(self, fd: FeedDef) -> bool:
-        """Whether a run may read the store's pages in a second process (engine.readahead)."""
-        return (fd.source.side == "store" and fd.target.side == "hub" and self.engine.config.read_ahead
-                and readahead.available())
+    def _read_ahead(self, fd: FeedDef) -> str | None:
+        """How a run may read the store's pages in a second process: forked (engine.readahead), started by
+        the fork server where this process has other threads (engine.spawnread), or not (None)."""
+        if not (fd.source.side == "store" and fd.target.side == "hub" and self.engine.config.read_ahead):
+            return None
+        if readahead.available():
+            return "fork"
+        return "spawn" if self.engine.origin is not None and spawnread.available() else None
+
+    def _starter(self, integ: IntegrationDef, fd: FeedDef, mode: str) -> Callable[[Any], spawnread.Spawned | None]:
+        origin = self.engine.origin
+        assert origin is not None
+        return lambda cursor: spawnread.start(origin, integ.name, fd.name, cursor, mode)
 
     @staticmethod
     def _failed_page(run: FeedRun, pipe: Pipeline, ctx: RunContext) -> Iterator[Page]:

@@ -182,7 +182,8 @@ class Scheduler:
         A feed locked by another process is reported (``locked``), not failed,
         and stays due. Work of the same feed runs in order in one thread. A pool of
         one runs in the calling thread, where ``read_ahead`` (the caller owns the
-        process: ``run --due``) lets store -> hub runs fork their reader.
+        process: ``run --due``) lets store -> hub runs fork their reader; in a pool of
+        threads the fork server starts it (engine.spawnread).
         """
         groups = group_for_run(self.due(now), self.engine.config.integrations)
         if not groups:
@@ -192,7 +193,8 @@ class Scheduler:
             return [r for g in groups for r in self.run_group(g, trigger=trigger, stop=stop, now=now,
                                                               read_ahead=read_ahead)]
         with ThreadPoolExecutor(max_workers=size, thread_name_prefix="connect-engine") as pool:
-            futures = [pool.submit(self.run_group, g, trigger=trigger, stop=stop, now=now) for g in groups]
+            futures = [pool.submit(self.run_group, g, trigger=trigger, stop=stop, now=now, read_ahead=read_ahead)
+                       for g in groups]
             return [r for f in futures for r in f.result()]
 
     def run_group(self, items: list[WorkItem], *, trigger: str = "schedule", stop: threading.Event | None = None,

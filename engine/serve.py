@@ -131,7 +131,8 @@ class Server:
                 break
             if held_back(item, locked, self.engine.config.integrations):
                 continue  # its export runs elsewhere: the check stays due
-            result = self.engine.scheduler.run_item(item, trigger="schedule", stop=self.stop)
+            # serve owns its process: a store -> hub run reads ahead in a reader the fork server starts
+            result = self.engine.scheduler.run_item(item, trigger="schedule", stop=self.stop, read_ahead=True)
             if result.locked:
                 locked.add(item.key)
             results.append(result)
