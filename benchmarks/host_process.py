@@ -1,6 +1,7 @@
 """The engine as a long-running process holds it (``serve``, or a host service), for ``update_products.py``.
 
-Builds the engine from an engine.yaml once, prints ``{"ready": seconds}``, then for
+Builds the engine from an engine.yaml once and starts the fork server (as ``serve`` does at
+start), prints ``{"ready": seconds}``, then for
 each ``run`` line on standard input runs ``update_products`` of the integration the
 way ``serve`` does (in a worker thread, with read-ahead: a long run reads the store in
 a reader the fork server starts, engine.spawnread) and prints one JSON line:
@@ -21,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from engine import spawnread  # noqa: E402
 from engine.app import Engine  # noqa: E402
 
 FEED = "update_products"
@@ -31,6 +33,7 @@ def main() -> None:
     config, integration = sys.argv[1], sys.argv[2]
     started = time.perf_counter()
     with Engine.from_config(config) as engine, ThreadPoolExecutor(1, thread_name_prefix="connect-engine") as pool:
+        spawnread.warm()  # as serve does at start
         print(json.dumps({"ready": time.perf_counter() - started}), flush=True)
         for line in sys.stdin:
             if line.strip() != "run":

@@ -131,10 +131,15 @@ class TreeRss(threading.Thread):
         while todo:
             pid = todo.pop()
             out.append(pid)
-            try:
-                todo.extend(int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
-            except (OSError, ValueError):
+            try:  # every thread's children: a process started from a worker thread is listed under that thread
+                tasks = list(Path(f"/proc/{pid}/task").iterdir())
+            except OSError:
                 continue
+            for task in tasks:
+                try:
+                    todo.extend(int(c) for c in (task / "children").read_text().split())
+                except (OSError, ValueError):
+                    continue
         return out
 
     def _resident(self, pid: int) -> int:

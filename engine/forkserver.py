@@ -76,6 +76,11 @@ class ForkServer:
             raise OSError("the fork server could not fork")
         return pid
 
+    def start(self) -> None:
+        """Start the server if it is not running (it imports its modules while the caller goes on)."""
+        with self._lock:
+            self._running()
+
     def close(self) -> None:
         """Stop the server (it ends when its socket closes); its children live on until they end."""
         with self._lock:

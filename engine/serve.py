@@ -80,6 +80,10 @@ class Server:
 
         eng = self.engine
         self._reap()
+        if not once and eng.origin is not None and eng.config.read_ahead:
+            from engine import spawnread
+
+            spawnread.warm()  # the fork server starts (and imports) now, not in the first long run
         scheduler = eng.scheduler
         last_reap = eng.clock()
         with ThreadPoolExecutor(max_workers=self.pool_size, thread_name_prefix="connect-engine") as pool:

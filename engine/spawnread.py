@@ -193,6 +193,14 @@ def start(origin: Origin, integration: str, feed: str, cursor: Any, mode: str) -
     return Spawned(pid, pages_in, acks_out, origin.files)
 
 
+def warm() -> None:
+    """Start the fork server now, in the background (``serve`` does at start): no run waits for it later."""
+    try:
+        _fork_server().start()
+    except OSError as exc:  # the first long run tries again, and reads in-process if it cannot
+        log.warning("the fork server did not start (%s)", exc)
+
+
 def _fork_server() -> ForkServer:
     global _server
     with _server_lock:

@@ -71,6 +71,17 @@ def test_a_child_outlives_a_closed_server_only_until_its_pipe_closes(server: For
     assert ended(pid)
 
 
+def test_a_server_started_ahead_is_the_one_that_forks(server: ForkServer) -> None:
+    server.start()
+    assert server._process is not None
+    started = server._process.pid
+    server.start()  # already running: nothing new
+    theirs, ours = pipes.pipe()
+    server.fork("tests.support.forked:echo", ("ahead",), [ours])
+    ours.close()
+    assert theirs.poll(30) and theirs.recv()[2] == started == server._process.pid
+
+
 def test_an_unknown_function_ends_the_child_and_closes_its_pipe(server: ForkServer,
                                                                 capfd: pytest.CaptureFixture[str]) -> None:
     theirs, ours = pipes.pipe()

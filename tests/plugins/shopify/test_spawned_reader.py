@@ -40,7 +40,16 @@ def sandbox() -> Iterator[ShopifySandbox]:
 @pytest.fixture
 def engine_yaml(db_url: str, tmp_path: Path, sandbox: ShopifySandbox, monkeypatch: pytest.MonkeyPatch) -> Path:
     """engine.yaml on disk, its ${...} values in the environment, as serve loads it."""
+    return write_engine_yaml(tmp_path, db_url, sandbox, monkeypatch)
+
+
+def write_engine_yaml(tmp_path: Path, db_url: str, sandbox: ShopifySandbox, monkeypatch: pytest.MonkeyPatch,
+                      only: str | None = None) -> Path:
+    """engine.yaml with the repository's feeds (with ``only``, every other feed disabled)."""
     raw = copy.deepcopy(yaml.safe_load((ROOT / "engine.yaml").read_text(encoding="utf-8")))
+    if only is not None:
+        feeds = [p.stem for p in (ROOT / "feeds.d" / "shopify").glob("*.yaml")]
+        raw["integrations"][SHOP]["feeds"] = {f: {"enabled": f == only} for f in feeds}
     raw.update(database=db_url, data_dir=str(tmp_path / "data"), feeds_dir=str(ROOT / "feeds.d"),
                mappings_dir=str(ROOT / "mappings"))
     raw["integrations"][SHOP]["settings"]["page_size"] = PAGE_SIZE
@@ -152,4 +161,21 @@ def test_a_run_stopped_after_its_first_page_stops_its_reader(
         assert len(readers(caplog)) == 1 and all(ended(pid) for pid in readers(caplog))
         resumed = in_a_thread(lambda: engine.run("import_new_products", SHOP, read_ahead=True))
         assert resumed.counts["read"] == PRODUCTS - PAGE_SIZE  # from the committed cursor, through the reader
+        assert set(hub_skus(engine)) == set(ShopApi(sandbox).variants())
+
+
+def test_serve_runs_a_due_feed_with_a_reader_the_fork_server_started(
+        db_url: str, tmp_path: Path, sandbox: ShopifySandbox, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    from engine.serve import Server
+
+    caplog.set_level(logging.INFO, logger="engine.spawnread")
+    path = write_engine_yaml(tmp_path, db_url, sandbox, monkeypatch, only="update_products")
+    results = []
+    with Engine.from_config(path) as engine:
+        assert Server(engine, pool_size=2, on_result=results.append).serve(once=True) == 0
+        [result] = [r for r in results if r.item.feed == "update_products"]
+        assert result.execution is not None and result.execution.status == "success", result.error
+        assert result.execution.counts["read"] == PRODUCTS
+        assert len(readers(caplog)) == 1 and all(ended(pid) for pid in readers(caplog))
         assert set(hub_skus(engine)) == set(ShopApi(sandbox).variants())
