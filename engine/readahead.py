@@ -27,9 +27,9 @@ moment resumes from the last committed page as before.
 - Read-ahead is used only where forking is safe: on Linux, in a process with a
   single thread besides the run's own lease keeper, which is held still across
   the fork (:mod:`engine.leasekeeper`): the CLI's ``run``, and ``run --due`` when
-  its pool is one run at a time. ``serve``'s worker threads,
-  a pool of several and a host service's threads read in-process; so does
-  ``read_ahead: false`` in engine.yaml.
+  its pool is one run at a time. ``serve``'s worker threads and a pool of several
+  have their reader forked by a fork server instead (:mod:`engine.spawnread`); a host
+  service's own engine reads in-process, and so does ``read_ahead: false`` in engine.yaml.
 """
 
 from __future__ import annotations
