@@ -102,7 +102,7 @@ def pages(read: Callable[[], Iterator[Page | None]], prepare: Callable[[list[dic
         if spawned is not None:
             why = spawned.first_word()
             if why is None:
-                source.close()  # the reader reads on from this page: this process no longer does
+                _close(source)  # the reader reads on from this page: this process no longer does
                 taken, spawned = spawned, None
                 yield from taken.pages()  # stops the reader however the run ends
                 return
@@ -113,7 +113,13 @@ def pages(read: Callable[[], Iterator[Page | None]], prepare: Callable[[list[dic
     finally:
         if spawned is not None:  # not taken: the run ended on the first page, or reads in-process
             spawned.stop()
-        source.close()
+        _close(source)
+
+
+def _close(source: Iterator[Page | None]) -> None:
+    close = getattr(source, "close", None)  # a generator: closing it closes what it reads from
+    if close is not None:
+        close()
 
 
 class Spawned:
