@@ -177,8 +177,8 @@ def _setup(config_path: str, integration: str, feed: str, force: bool, plugins: 
 
 
 def read_from(connectors: Mapping[str, Any], config: EngineConfig, integ: IntegrationDef, fd: FeedDef,
-          compiler: Compiler, cursor: Any, mode: str
-          ) -> tuple[Iterator[Page | None], Any]:  # pragma: no cover - runs in the reader
+              compiler: Compiler, cursor: Any, mode: str
+              ) -> tuple[Iterator[Page | None], Any]:  # pragma: no cover - runs in the reader
     """The store's pages from ``cursor`` and the run's rules and mapping, built as the engine builds them."""
     from engine import parts
     from engine.connector import RunContext, Services

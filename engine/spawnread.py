@@ -30,6 +30,7 @@ import logging
 import os
 import pickle
 import signal
+import sys
 import threading
 from collections.abc import Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -75,8 +76,6 @@ class Origin:
 
 def available() -> bool:
     """True where a fork server can start readers (Linux)."""
-    import sys
-
     return sys.platform.startswith("linux")
 
 
