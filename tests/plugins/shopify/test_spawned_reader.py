@@ -150,17 +150,25 @@ def test_an_engine_a_reader_cannot_build_again_reads_in_its_own_process(
         assert not any(STARTED in r.getMessage() for r in caplog.records)
 
 
-def test_a_run_stopped_after_its_first_page_stops_its_reader(
-        engine_yaml: Path, sandbox: ShopifySandbox, caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("after", [1, 4])  # before the reader's pages are taken, and while they are
+def test_a_run_stopped_after_a_page_stops_its_reader(
+        after: int, engine_yaml: Path, sandbox: ShopifySandbox, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="engine.spawnread")
     stop = threading.Event()
     with Engine.from_config(engine_yaml) as engine:
+        pages: list[int] = []
+
+        def progress(counts: dict[str, int], total: int | None) -> None:
+            pages.append(counts["read"])
+            if len(pages) == after:
+                stop.set()
+
         info = in_a_thread(lambda: engine.run("import_new_products", SHOP, read_ahead=True, stop=stop,
-                                              progress=lambda counts, total: stop.set()))
-        assert info.status == "interrupted" and info.counts["read"] == PAGE_SIZE
+                                              progress=progress))
+        assert info.status == "interrupted" and info.counts["read"] == after * PAGE_SIZE
         assert len(readers(caplog)) == 1 and all(ended(pid) for pid in readers(caplog))
         resumed = in_a_thread(lambda: engine.run("import_new_products", SHOP, read_ahead=True))
-        assert resumed.counts["read"] == PRODUCTS - PAGE_SIZE  # from the committed cursor, through the reader
+        assert resumed.counts["read"] == PRODUCTS - after * PAGE_SIZE  # from the committed cursor
         assert set(hub_skus(engine)) == set(ShopApi(sandbox).variants())
 
 
