@@ -24,6 +24,9 @@ from engine.http import MessageFrom, classify, json_body
 GRAPHQL_PATH = "graphql.json"
 #: Shortest wait after a THROTTLED answer (one that reports enough points must not be resent at once).
 MIN_THROTTLE_WAIT = 1.0
+#: Points waited for beyond a query's cost: Shopify reports whole points, and a wait that ends
+#: exactly at the cost can fall a fraction short and be throttled again.
+MARGIN = 1.0
 
 
 def throttle_status(body: Mapping[str, Any]) -> tuple[float, float, float, float] | None:
@@ -74,7 +77,7 @@ class CostPacer:
         level = min(self.maximum, self.available + (self.monotonic() - self.at) * self.restore)
         if level >= cost or cost > self.maximum:  # enough, or more than the bucket ever holds: Shopify decides
             return 0.0
-        seconds = (cost - level) / self.restore
+        seconds = (cost + MARGIN - level) / self.restore
         self.sleep(seconds)
         return seconds
 
@@ -149,7 +152,7 @@ def _raise_throttled(body: Mapping[str, Any], response: httpx.Response, where: s
     wait = None
     if status is not None and status[2] > 0:
         requested, available, restore, _ = status
-        wait = max(MIN_THROTTLE_WAIT, (requested - available) / restore)
+        wait = max(MIN_THROTTLE_WAIT, (requested + MARGIN - available) / restore)
     detail = (f"asked {status[0]:g} points, {status[1]:g} available, {status[2]:g} regained a second"
               if status is not None else "no cost reported")
     raise TransientError(f"{response.status_code} from {where}: Throttled ({detail})", status=429,

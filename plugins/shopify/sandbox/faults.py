@@ -70,7 +70,8 @@ class CostBucket:
     A query takes its requested cost up front and gets back what it did not use; one asking
     more than the bucket holds is answered ``THROTTLED``. Off, every query passes and the
     bucket reads full. Time is the monotonic clock plus what :meth:`pass_time` added, so a
-    test that records waits instead of sleeping can let the bucket refill.
+    test that records waits instead of sleeping can let the bucket refill; ``frozen`` stops
+    the clock, so that only :meth:`pass_time` refills it (waits a test can predict exactly).
 
     Args:
         enabled: whether queries are throttled.
@@ -85,12 +86,13 @@ class CostBucket:
         #: HTTP status of a THROTTLED answer (Shopify's is 200; some clients report 429).
         self.throttle_status = 200
         self._skew = 0.0
+        self._frozen_at: float | None = None  # the monotonic clock where it stopped, while frozen
         self._available = maximum
         self._at = self._now()
         self._lock = threading.Lock()
 
     def _now(self) -> float:
-        return time.monotonic() + self._skew
+        return (time.monotonic() if self._frozen_at is None else self._frozen_at) + self._skew
 
     def _level(self) -> float:
         now = self._now()
@@ -129,7 +131,8 @@ class CostBucket:
             self._level()
 
     def set(self, enabled: bool | None = None, maximum: float | None = None, restore_rate: float | None = None,
-            available: float | None = None, throttle_status: int | None = None) -> dict[str, Any]:
+            available: float | None = None, throttle_status: int | None = None,
+            frozen: bool | None = None) -> dict[str, Any]:
         """Change the named switches (the others stay) and return them; ``available`` empties the bucket to it.
 
         Raises:
@@ -142,8 +145,13 @@ class CostBucket:
                 raise ValueError(f"{name} must be a number >= 0, got {value!r}")
         if throttle_status not in (None, 200, 429):
             raise ValueError(f"throttle_status must be 200 or 429, got {throttle_status!r}")
+        if frozen is not None and not isinstance(frozen, bool):
+            raise ValueError("frozen must be true or false")
         with self._lock:
             self._level()
+            if frozen is not None and frozen != (self._frozen_at is not None):
+                self._frozen_at = time.monotonic() if frozen else None
+                self._skew = self._at - (self._frozen_at if frozen else time.monotonic())  # the clock goes on from here
             if enabled is not None:
                 self.enabled = enabled
             if maximum is not None:
@@ -166,7 +174,8 @@ class CostBucket:
         with self._lock:
             self._level()
             return {"enabled": self.enabled, "maximum": self.maximum, "restore_rate": self.restore_rate,
-                    "available": self._available, "throttle_status": self.throttle_status}
+                    "available": self._available, "throttle_status": self.throttle_status,
+                    "frozen": self._frozen_at is not None}
 
 
 @dataclass

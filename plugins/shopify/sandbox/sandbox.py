@@ -199,7 +199,7 @@ class ShopifySandbox:
 
     def set_graphql_limit(self, enabled: bool | None = None, maximum: float | None = None,
                           restore_rate: float | None = None, available: float | None = None,
-                          throttle_status: int | None = None) -> dict[str, Any]:
+                          throttle_status: int | None = None, frozen: bool | None = None) -> dict[str, Any]:
         """Steer the GraphQL cost bucket; unnamed switches stay. Return the switches and the points available.
 
         Args:
@@ -208,9 +208,10 @@ class ShopifySandbox:
             restore_rate: points it regains a second (standard plan: 100).
             available: points it holds now.
             throttle_status: HTTP status of a THROTTLED answer, 200 (Shopify's) or 429.
+            frozen: stop the bucket's clock (only :meth:`pass_time` refills it), or start it again.
         """
         return self.state.cost_bucket.set(enabled=enabled, maximum=maximum, restore_rate=restore_rate,
-                                          available=available, throttle_status=throttle_status)
+                                          available=available, throttle_status=throttle_status, frozen=frozen)
 
     def pass_time(self, seconds: float) -> None:
         """Refill the GraphQL cost bucket as if ``seconds`` had passed (for a client that records its waits)."""

@@ -224,6 +224,25 @@ def test_graphql_denies_a_token_without_read_products(sb: ShopifySandbox, api: h
     assert body["errors"][0]["extensions"]["code"] == "ACCESS_DENIED"
 
 
+def test_a_frozen_cost_bucket_refills_only_as_time_is_passed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from plugins.shopify.sandbox import faults
+
+    clock = [1000.0]
+    monkeypatch.setattr(faults, "time", type("Clock", (), {"monotonic": staticmethod(lambda: clock[0])}))
+    bucket = faults.CostBucket(maximum=1000, restore_rate=50)
+    bucket.set(available=100, frozen=True)
+    clock[0] += 5  # real time goes by: nothing comes back
+    assert bucket.snapshot()["available"] == 100 and bucket.snapshot()["frozen"] is True
+    bucket.pass_time(2)
+    assert bucket.snapshot()["available"] == 200
+    bucket.set(frozen=False)  # the clock runs again from where it stood
+    assert bucket.snapshot()["available"] == 200
+    clock[0] += 1
+    assert bucket.snapshot()["available"] == 250
+    with pytest.raises(ValueError, match="frozen must be true or false"):
+        bucket.set(frozen="yes")  # type: ignore[arg-type]
+
+
 def test_graphql_cost_limit_is_off_without_rate_limiting(sb: ShopifySandbox, api: httpx.Client) -> None:
     gid = big_product(sb)["admin_graphql_api_id"]
     sb.set_graphql_limit(available=0)
