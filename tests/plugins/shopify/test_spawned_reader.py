@@ -187,3 +187,24 @@ def test_serve_runs_a_due_feed_with_a_reader_the_fork_server_started(
         assert result.execution.counts["read"] == PRODUCTS
         assert len(readers(caplog)) == 1 and all(ended(pid) for pid in readers(caplog))
         assert set(hub_skus(engine)) == set(ShopApi(sandbox).variants())
+
+
+def test_serve_starts_the_fork_server_when_it_starts(engine_yaml: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine import spawnread
+    from engine.serve import Server
+
+    warmed = threading.Event()
+    warm = spawnread.warm
+    monkeypatch.setattr(spawnread, "warm", lambda: (warm(), warmed.set()))
+    with Engine.from_config(engine_yaml) as engine:
+        server = Server(engine, pool_size=1)
+        loop = threading.Thread(target=server.serve)
+        loop.start()
+        try:
+            assert warmed.wait(30)
+            process = spawnread._fork_server()._process
+            assert process is not None and process.poll() is None  # running before any run asked for a reader
+        finally:
+            server.request_stop()
+            loop.join(60)
+        assert not loop.is_alive()
