@@ -41,10 +41,7 @@ def read_levels(client: ShopifyClient, location: int, cursor: Any, page_size: in
     for levels, following in client.paged("inventory_levels.json", "inventory_levels", params, limit=page_size,
                                           page_info=after if isinstance(after, str) and after else None):
         new = [lv["inventory_item_id"] for lv in levels if lv["inventory_item_id"] not in items]
-        for start in range(0, len(new), ITEMS_CHUNK):
-            for item in client.each("inventory_items.json", "inventory_items",
-                                    {"ids": new[start:start + ITEMS_CHUNK]}, limit=250):
-                items[item["id"]] = (item.get("sku"), None, None)
+        items.update((item, (sku, None, None)) for item, sku in _skus(client, new).items())
         yield Page([level(lv, items[lv["inventory_item_id"]]) for lv in levels if lv["inventory_item_id"] in items],
                    cursor={"page_info": following}, total=len(items))
 
@@ -52,9 +49,7 @@ def read_levels(client: ShopifyClient, location: int, cursor: Any, page_size: in
 def fetch_levels(client: ShopifyClient, location: int, ids: list[int]) -> Iterator[dict[str, Any]]:
     """The levels at ``location`` of the inventory items ``ids``, with their SKUs (no variant or product id)."""
     for start in range(0, len(ids), ITEMS_CHUNK):  # one items request for two levels requests
-        found = client.each("inventory_items.json", "inventory_items", {"ids": ids[start:start + ITEMS_CHUNK]},
-                            limit=250)
-        skus = {item["id"]: item.get("sku") for item in found}
+        skus = _skus(client, ids[start:start + ITEMS_CHUNK])
         chunk = list(skus)
         for first in range(0, len(chunk), LEVELS_CHUNK):
             params = {"inventory_item_ids": chunk[first:first + LEVELS_CHUNK], "location_ids": location}
@@ -80,3 +75,13 @@ def _items(client: ShopifyClient, page_size: int) -> dict[int, Item]:
                 if v.get("inventory_item_id"):
                     items[v["inventory_item_id"]] = (v.get("sku"), v.get("id"), v.get("product_id"))
     return items
+
+
+def _skus(client: ShopifyClient, ids: list[int]) -> dict[int, Any]:
+    """The SKU of each inventory item of ``ids`` the shop still has (``inventory_items.json``, 100 ids a request)."""
+    out: dict[int, Any] = {}
+    for start in range(0, len(ids), ITEMS_CHUNK):
+        for item in client.each("inventory_items.json", "inventory_items", {"ids": ids[start:start + ITEMS_CHUNK]},
+                                limit=250):
+            out[item["id"]] = item.get("sku")
+    return out
